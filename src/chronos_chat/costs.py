@@ -1,0 +1,276 @@
+"""Exact cost math: tokens and a dated price in, ``Decimal`` dollars out. Pure, no I/O."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Literal
+
+from chronos_chat.errors import InvalidInput
+from chronos_chat.models import Result
+from chronos_chat.money import from_nanos, round_nanos
+from chronos_chat.pricing import Price, PriceCatalog, load_catalog
+from chronos_chat.usage import Usage, normalize_usage
+
+DEFAULT_TOKENS_PER_QUERY = 50
+NANOS_PER_TOKEN_PER_MILLION = 1000  # $1 per million tokens is 1,000 nano-dollars a token
+
+
+class CostBreakdown(Result):
+    """What a piece of usage cost, by kind, and the models it was priced at."""
+
+    model: str | None
+    embedding_model: str | None
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    embedding_queries: int
+    embedding_tokens: int
+    total_tokens: int
+    input_cost: Decimal
+    output_cost: Decimal
+    cache_read_cost: Decimal
+    cache_write_cost: Decimal
+    embedding_cost: Decimal
+    total_cost: Decimal
+
+
+class CostProjection(Result):
+    """A month's cost projected from a real daily series."""
+
+    days_observed: int
+    total_cost: Decimal
+    average_daily_cost: Decimal
+    projected_monthly_cost: Decimal
+
+
+class StudentCost(Result):
+    """What a student's messages cost together."""
+
+    message_count: int
+    total_cost: Decimal
+    average_cost_per_message: Decimal
+
+
+class Suggestion(Result):
+    """A way to spend less, with what it would save."""
+
+    type: Literal["prompt", "model", "caching", "embedding", "batching"]
+    priority: Literal["high", "medium", "low"]
+    title: str
+    description: str
+    potential_savings_percent: int
+    estimated_savings_usd: Decimal
+
+
+def _nanos(tokens: int, per_million: Decimal) -> int:
+    return round_nanos(tokens * per_million * NANOS_PER_TOKEN_PER_MILLION)
+
+
+def _catalog(catalog: PriceCatalog | None) -> PriceCatalog:
+    return catalog if catalog is not None else load_catalog()
+
+
+def _chat_nanos(usage: Usage, price: Price) -> tuple[int, int, int, int]:
+    return (
+        _nanos(usage.input_tokens, price.input),
+        _nanos(usage.output_tokens, price.output),
+        _nanos(usage.cache_read_tokens, price.cache_read),
+        _nanos(usage.cache_write_tokens, price.cache_write),
+    )
+
+
+def price_usage(
+    usage: Any,
+    model: str | None = None,
+    *,
+    at: datetime | None = None,
+    catalog: PriceCatalog | None = None,
+) -> CostBreakdown:
+    """Price ``usage`` (any SDK's shape) at ``model`` and at the prices in force at ``at``.
+
+    Raises UnknownModel when the chat or embedding model is not in the catalog.
+    """
+    usage = normalize_usage(usage)
+    catalog = _catalog(catalog)
+    chat = catalog.resolve(model or catalog.default_chat_model)
+    embed_name = usage.embedding_model or catalog.default_embedding_model
+    embed = catalog.resolve(embed_name)
+    parts = _chat_nanos(usage, chat.price_at(at))
+    embed_tokens = usage.embedding_tokens or usage.embedding_queries * DEFAULT_TOKENS_PER_QUERY
+    embedding = _nanos(embed_tokens, embed.price_at(at).input)
+    return CostBreakdown(
+        model=chat.id,
+        embedding_model=embed.id if embed_tokens else None,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        embedding_queries=usage.embedding_queries,
+        embedding_tokens=embed_tokens,
+        total_tokens=usage.chat_tokens + embed_tokens,
+        input_cost=from_nanos(parts[0]),
+        output_cost=from_nanos(parts[1]),
+        cache_read_cost=from_nanos(parts[2]),
+        cache_write_cost=from_nanos(parts[3]),
+        embedding_cost=from_nanos(embedding),
+        total_cost=from_nanos(sum(parts) + embedding),
+    )
+
+
+def calculate_chat_cost(
+    input_tokens: int,
+    output_tokens: int,
+    model: str | None = None,
+    *,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    at: datetime | None = None,
+    catalog: PriceCatalog | None = None,
+) -> CostBreakdown:
+    """The cost of one LLM call (default model: the catalog's default chat model)."""
+    usage = normalize_usage(
+        {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cache_read_tokens": cache_read_tokens,
+            "cache_write_tokens": cache_write_tokens,
+        }
+    )
+    return price_usage(usage, model, at=at, catalog=catalog)
+
+
+def calculate_embedding_cost(
+    query_count: int,
+    model: str | None = None,
+    *,
+    tokens_per_query: int = DEFAULT_TOKENS_PER_QUERY,
+    tokens: int | None = None,
+    at: datetime | None = None,
+    catalog: PriceCatalog | None = None,
+) -> CostBreakdown:
+    """The cost of embedding ``query_count`` queries (or exactly ``tokens`` tokens)."""
+    _check_count("query_count", query_count)
+    _check_count("tokens_per_query", tokens_per_query)
+    embedding_tokens = tokens if tokens is not None else query_count * tokens_per_query
+    _check_count("tokens", embedding_tokens)
+    usage = Usage(
+        embedding_queries=query_count, embedding_tokens=embedding_tokens, embedding_model=model
+    )
+    return price_usage(usage, None, at=at, catalog=catalog)
+
+
+def calculate_complete_cost(
+    *,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    embedding_queries: int = 1,
+    model: str | None = None,
+    embedding_model: str | None = None,
+    embedding_tokens: int | None = None,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    at: datetime | None = None,
+    catalog: PriceCatalog | None = None,
+) -> CostBreakdown:
+    """One RAG exchange: the LLM call plus its embedding queries (50 tokens each by default)."""
+    for name, value in (("input_tokens", input_tokens), ("output_tokens", output_tokens)):
+        _check_count(name, value)
+    _check_count("embedding_queries", embedding_queries)
+    usage = normalize_usage(
+        {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cache_read_tokens": cache_read_tokens,
+            "cache_write_tokens": cache_write_tokens,
+            "embedding_queries": embedding_queries,
+            "embedding_tokens": embedding_tokens,
+            "embedding_model": embedding_model,
+        }
+    )
+    return price_usage(usage, model, at=at, catalog=catalog)
+
+
+def estimate_session_cost(
+    message_count: int,
+    avg_input_tokens: int = 500,
+    avg_output_tokens: int = 800,
+    model: str | None = None,
+    *,
+    catalog: PriceCatalog | None = None,
+) -> CostBreakdown:
+    """A forecast for a session of ``message_count`` messages (one exchange per two).
+
+    Only for planning: stored messages are priced from their real usage.
+    """
+    _check_count("message_count", message_count)
+    exchanges = math.ceil(message_count / 2)
+    return calculate_complete_cost(
+        input_tokens=exchanges * avg_input_tokens,
+        output_tokens=exchanges * avg_output_tokens,
+        embedding_queries=exchanges,
+        model=model,
+        catalog=catalog,
+    )
+
+
+def project_monthly_cost(daily_costs: Sequence[Decimal], days_in_month: int = 30) -> CostProjection:
+    """Project a month from a daily cost series (days without traffic must be zeros in it)."""
+    if not 1 <= days_in_month <= 31:
+        raise InvalidInput("days_in_month", "must be between 1 and 31")
+    total = sum(daily_costs, Decimal(0))
+    days = len(daily_costs)
+    average = (total / days).quantize(Decimal("1e-9"), ROUND_HALF_EVEN) if days else Decimal(0)
+    projected = (average * days_in_month).quantize(Decimal("1e-9"), ROUND_HALF_EVEN)
+    return CostProjection(
+        days_observed=days,
+        total_cost=total,
+        average_daily_cost=average,
+        projected_monthly_cost=projected,
+    )
+
+
+def calculate_student_cost(message_costs: Iterable[Decimal | CostBreakdown]) -> StudentCost:
+    """A student's total and average cost from their messages' costs."""
+    amounts = [c.total_cost if isinstance(c, CostBreakdown) else c for c in message_costs]
+    total = sum(amounts, Decimal(0))
+    average = (total / len(amounts)).quantize(Decimal("1e-9")) if amounts else Decimal(0)
+    return StudentCost(message_count=len(amounts), total_cost=total, average_cost_per_message=average)
+
+
+def format_cost(amount: Decimal | int | str) -> str:
+    """Dollars for people: "$0.0045" under $1, "$1,234.56" from $1, "<$0.0001" for crumbs."""
+    value = Decimal(amount)
+    if not value.is_finite() or value < 0:
+        raise InvalidInput("amount", "must be a non-negative number")
+    if value == 0:
+        return "$0.0000"
+    if value < Decimal("0.0001"):
+        return "<$0.0001"
+    if value < 1:
+        return f"${value.quantize(Decimal('0.0001'), ROUND_HALF_EVEN)}"
+    return f"${value.quantize(Decimal('0.01'), ROUND_HALF_EVEN):,}"
+
+
+def _check_count(field: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput(field, "must be a non-negative whole number")
+
+
+__all__ = [
+    "CostBreakdown",
+    "CostProjection",
+    "StudentCost",
+    "Suggestion",
+    "calculate_chat_cost",
+    "calculate_complete_cost",
+    "calculate_embedding_cost",
+    "calculate_student_cost",
+    "estimate_session_cost",
+    "format_cost",
+    "price_usage",
+    "project_monthly_cost",
+]

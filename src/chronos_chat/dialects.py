@@ -1,0 +1,192 @@
+"""Everything that differs between SQLite and PostgreSQL, in one place.
+
+URLs and drivers, connection settings, time stored as UTC, full-text search and JSON
+membership. Domain modules ask this module instead of testing the dialect themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import DateTime, event, func, literal_column, select
+from sqlalchemy.engine import URL, Dialect, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.types import TypeDecorator
+
+from chronos_chat.errors import InvalidInput
+
+SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+DEFAULT_SQLITE_FILE = "chronos.db"
+TS_CONFIG = "english"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive datetimes; store UTC (naive on SQLite, which has no zone type)."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidInput("datetime", "must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to what SQLite hands back; normalize PostgreSQL's to UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def resolve_url(url: str | URL | None) -> URL:
+    """Turn a plain URL (or the environment's, or the default file) into an async one."""
+    raw = url or os.environ.get("CHRONOS_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_FILE}"
+    parsed = make_url(raw) if isinstance(raw, str) else raw
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg")
+    raise InvalidInput("url", f"unsupported database {backend!r}: use sqlite or postgresql")
+
+
+def create_engine(
+    url: URL, *, sqlite_synchronous: SqliteSynchronous = "FULL", **kwargs: Any
+) -> AsyncEngine:
+    """Create the engine with the settings that keep each backend safe and fast."""
+    if url.get_backend_name() != "sqlite":
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 10)
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    _configure_sqlite(engine, sqlite_synchronous)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine, synchronous: SqliteSynchronous) -> None:
+    if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        raise InvalidInput("sqlite_synchronous", "must be OFF, NORMAL, FULL or EXTRA")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling would BEGIN too late (DEFERRED, on the first
+        # write); turn it off so the "begin" hook below decides.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Write transactions take the write lock up front, so a read-then-write (such as
+        # get-or-create) can never interleave with another writer.
+        mode = "IMMEDIATE" if conn.get_execution_options().get("chronos_write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def is_sqlite(db: AsyncConnection) -> bool:
+    """Whether the connection talks to SQLite."""
+    return db.dialect.name == "sqlite"
+
+
+async def lock_pair(db: AsyncConnection, student_id: str, creator_id: str) -> None:
+    """Serialize get-or-create for one (student, creator) pair until the transaction ends."""
+    if is_sqlite(db):
+        return  # BEGIN IMMEDIATE already holds the database's only write lock.
+    key = f"chronos-chat:{student_id}\x1f{creator_id}"
+    await db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
+def json_array_contains_any(db: AsyncConnection, column: Any, values: list[str]) -> Any:
+    """A condition: the JSON array in ``column`` holds at least one of ``values``."""
+    if is_sqlite(db):
+        each = func.json_each(column).table_valued("value")
+        return select(literal_column("1")).select_from(each).where(each.c.value.in_(values)).exists()
+    return column.op("?|")(func.cast(values, literal_column("text[]")))
+
+
+def message_match_sql(db: AsyncConnection) -> str:
+    """SQL that yields (message pk, score: lower is better) for messages matching ``:q``."""
+    if is_sqlite(db):
+        return (
+            "SELECT rowid AS pk, bm25(chat_messages_fts) AS score "
+            "FROM chat_messages_fts WHERE chat_messages_fts MATCH :q"
+        )
+    return (
+        "SELECT m.pk AS pk, -ts_rank(m.search_vector, query) AS score "
+        "FROM chat_messages m, websearch_to_tsquery('english', :q) query "
+        "WHERE m.search_vector @@ query"
+    )
+
+
+def title_match_sql(db: AsyncConnection) -> str:
+    """SQL that yields (session pk, score: lower is better) for titles matching ``:q``."""
+    if is_sqlite(db):
+        return (
+            "SELECT rowid AS pk, bm25(chat_sessions_fts) AS score "
+            "FROM chat_sessions_fts WHERE chat_sessions_fts MATCH :q"
+        )
+    return (
+        "SELECT s.pk AS pk, -ts_rank(to_tsvector('english', coalesce(s.title, '')), query) "
+        "AS score FROM chat_sessions s, websearch_to_tsquery('english', :q) query "
+        "WHERE to_tsvector('english', coalesce(s.title, '')) @@ query"
+    )
+
+
+def snippet_sql(db: AsyncConnection) -> str:
+    """SQL that yields (session_id, snippet) of the best match of ``:q`` in sessions ``:ids``."""
+    if is_sqlite(db):
+        # Grouped with min(): SQLite takes the bare column from the row holding the minimum.
+        return (
+            # MATERIALIZED keeps bm25() out of the aggregate, where FTS5 refuses it.
+            "WITH hits AS MATERIALIZED ("
+            " SELECT m.session_id AS session_id, bm25(chat_messages_fts) AS score, "
+            " snippet(chat_messages_fts, 0, '[', ']', '…', 12) AS snippet "
+            " FROM chat_messages_fts JOIN chat_messages m ON m.pk = chat_messages_fts.rowid "
+            " WHERE chat_messages_fts MATCH :q AND m.session_id IN :ids"
+            ") SELECT session_id, snippet, min(score) AS score FROM hits GROUP BY session_id"
+        )
+    return (
+        "SELECT best.session_id, ts_headline('english', m.content, best.query, "
+        "'StartSel=[, StopSel=], MaxWords=20, MinWords=8, MaxFragments=1') AS snippet "
+        "FROM (SELECT DISTINCT ON (m.session_id) m.session_id, m.pk, query "
+        "      FROM chat_messages m, websearch_to_tsquery('english', :q) query "
+        "      WHERE m.session_id IN :ids AND m.search_vector @@ query "
+        "      ORDER BY m.session_id, ts_rank(m.search_vector, query) DESC, m.pk) best "
+        "JOIN chat_messages m ON m.pk = best.pk"
+    )
+
+
+def fts_query(db: AsyncConnection, query: str) -> str:
+    """The user's words as the backend's full-text query (every word must match)."""
+    if not is_sqlite(db):
+        return query
+    # FTS5 has its own query syntax; quoting each word makes user input a plain AND of terms.
+    words = [w.replace('"', '""') for w in query.split()]
+    return " ".join(f'"{w}"' for w in words)
+
+
+__all__ = [
+    "UTCDateTime",
+    "create_engine",
+    "fts_query",
+    "is_sqlite",
+    "json_array_contains_any",
+    "lock_pair",
+    "message_match_sql",
+    "resolve_url",
+    "snippet_sql",
+    "title_match_sql",
+]

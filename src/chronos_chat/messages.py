@@ -1,0 +1,462 @@
+"""Messages: write with references, usage, cost and session counters in one go; read, edit,
+delete, search.
+
+Functions take a connection (``db``) and never commit; the caller's transaction does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, Integer, Row, delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chronos_chat import dialects
+from chronos_chat.costs import price_usage
+from chronos_chat.errors import IdempotencyConflict, InvalidInput, MessageNotFound, UnknownModel
+from chronos_chat.models import ChatMessage, Revision, Role, TokenUsage, VideoReference, VideoReferenceIn
+from chronos_chat.money import from_nanos, to_nanos
+from chronos_chat.pricing import PriceCatalog
+from chronos_chat.schema import chat_messages, chat_sessions, message_revisions, video_references
+from chronos_chat.sessions import UNSET, Unset, fetch_session_row, now_utc
+from chronos_chat.usage import Usage, normalize_usage
+from chronos_chat.validation import (
+    check_aware,
+    check_count,
+    check_external_id,
+    check_metadata,
+    check_references,
+    check_role,
+    check_text,
+)
+
+M = chat_messages.c
+R = video_references.c
+S = chat_sessions.c
+DEFAULT_MAX_CONTENT = 100_000
+PREVIEW_LENGTH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A validated message, ready to write."""
+
+    session_id: uuid.UUID
+    role: Role
+    content: str
+    model: str | None
+    usage: Usage
+    references: list[VideoReferenceIn]
+    response_time_ms: int | None
+    metadata: dict[str, Any]
+    idempotency_key: str | None
+    created_at: datetime | None
+
+
+def validate_message(
+    *,
+    session_id: uuid.UUID,
+    role: str,
+    content: str,
+    token_count: int | None = None,
+    model: str | None = None,
+    video_references: Iterable[Mapping[str, Any] | VideoReferenceIn] = (),
+    usage: Any = None,
+    response_time_ms: int | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    created_at: datetime | None = None,
+    max_content_length: int = DEFAULT_MAX_CONTENT,
+) -> NewMessage:
+    """Check every argument of a new message; raises InvalidInput naming the first bad one."""
+    checked_role = check_role(role)
+    check_text("content", content, max_length=max_content_length)
+    check_count("token_count", token_count)
+    if model is not None:
+        check_text("model", model, max_length=200)
+    if idempotency_key is not None:
+        check_text("idempotency_key", idempotency_key, max_length=255)
+    tokens = normalize_usage(usage)
+    if usage is None and token_count:
+        # The seed's single count: what a user sends is input, what the model writes is output.
+        kind = "output_tokens" if checked_role == "assistant" else "input_tokens"
+        tokens = Usage(**{kind: token_count})
+    return NewMessage(
+        session_id=session_id,
+        role=checked_role,
+        content=content,
+        model=model,
+        usage=tokens,
+        references=check_references(video_references),
+        response_time_ms=check_count("response_time_ms", response_time_ms),
+        metadata=check_metadata("metadata", metadata),
+        idempotency_key=idempotency_key,
+        created_at=check_aware("created_at", created_at),
+    )
+
+
+def message_cost_nanos(message: NewMessage, at: datetime, catalog: PriceCatalog) -> int | None:
+    """What the message cost in nano-dollars; None when its model has no known price."""
+    usage = message.usage
+    if usage.total_tokens == 0 and usage.embedding_queries == 0:
+        return 0
+    try:
+        breakdown = price_usage(usage, message.model, at=at, catalog=catalog)
+    except UnknownModel:
+        return None
+    return to_nanos(breakdown.total_cost)
+
+
+async def create_message(db: AsyncConnection, message: NewMessage, catalog: PriceCatalog) -> ChatMessage:
+    """Write the message, its references and the session's counters; the caller commits.
+
+    With an idempotency key already used in the session, returns the first message and writes
+    nothing; raises IdempotencyConflict if that message differs. Raises SessionNotFound.
+    """
+    session = await fetch_session_row(db, message.session_id, for_update=True)
+    if message.idempotency_key is not None:
+        existing = await _by_idempotency_key(db, message)
+        if existing is not None:
+            return existing
+    created_at = message.created_at or now_utc()
+    cost = message_cost_nanos(message, created_at, catalog)
+    seq = session.last_seq + 1
+    message_id = uuid.uuid4()
+    row = (
+        await db.execute(
+            chat_messages.insert()
+            .values(_message_values(message, message_id, session, seq, cost, created_at))
+            .returning(chat_messages)
+        )
+    ).one()
+    await _insert_references(db, message, message_id, session, created_at)
+    await _bump_session(db, session, message, seq, cost, created_at)
+    return _to_model(row, [_reference_model(r) for r in message.references])
+
+
+def _message_values(
+    message: NewMessage, message_id: uuid.UUID, session: Row[Any], seq: int, cost: int | None, at: datetime
+) -> dict[str, Any]:
+    usage = message.usage
+    return {
+        "id": message_id,
+        "session_id": session.id,
+        "creator_id": session.creator_id,
+        "student_id": session.student_id,
+        "seq": seq,
+        "role": message.role,
+        "content": message.content,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "embedding_tokens": usage.embedding_tokens,
+        "embedding_queries": usage.embedding_queries,
+        "model": message.model,
+        "embedding_model": usage.embedding_model,
+        "cost_nanos": cost,
+        "response_time_ms": message.response_time_ms,
+        "metadata": message.metadata,
+        "idempotency_key": message.idempotency_key,
+        "created_at": at,
+    }
+
+
+async def _insert_references(
+    db: AsyncConnection, message: NewMessage, message_id: uuid.UUID, session: Row[Any], at: datetime
+) -> None:
+    if not message.references:
+        return
+    rows = [
+        {
+            "message_id": message_id,
+            "session_id": session.id,
+            "creator_id": session.creator_id,
+            "created_at": at,
+            "position": position,
+            "video_id": ref.video_id,
+            "video_title": ref.video_title,
+            "timestamp_seconds": ref.timestamp,
+            "chunk_text": ref.chunk_text,
+            "similarity": ref.similarity,
+        }
+        for position, ref in enumerate(message.references)
+    ]
+    await db.execute(video_references.insert(), rows)
+
+
+async def _bump_session(
+    db: AsyncConnection, session: Row[Any], message: NewMessage, seq: int, cost: int | None, at: datetime
+) -> None:
+    values: dict[str, Any] = {
+        "last_seq": seq,
+        "message_count": S.message_count + 1,
+        "total_tokens": S.total_tokens + message.usage.total_tokens,
+        "total_cost_nanos": S.total_cost_nanos + (cost or 0),
+        "unpriced_message_count": S.unpriced_message_count + (1 if cost is None else 0),
+        "last_message_at": max(session.last_message_at, at),
+        "updated_at": now_utc(),
+    }
+    if message.role == "user" and session.preview is None:
+        values["preview"] = message.content[:PREVIEW_LENGTH]
+    await db.execute(update(chat_sessions).where(S.id == session.id).values(values))
+
+
+async def _by_idempotency_key(db: AsyncConnection, message: NewMessage) -> ChatMessage | None:
+    row = (
+        await db.execute(
+            select(chat_messages).where(
+                M.session_id == message.session_id, M.idempotency_key == message.idempotency_key
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    if row.role != message.role or row.content != message.content:
+        raise IdempotencyConflict(
+            f"idempotency key {message.idempotency_key!r} was used for a different message"
+        )
+    return (await _with_references(db, [row]))[0]
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def _reference_model(ref: VideoReferenceIn | Row[Any]) -> VideoReference:
+    if isinstance(ref, VideoReferenceIn):
+        return VideoReference(**ref.model_dump())
+    return VideoReference(
+        video_id=ref.video_id,
+        video_title=ref.video_title,
+        timestamp=ref.timestamp_seconds,
+        chunk_text=ref.chunk_text,
+        similarity=ref.similarity,
+    )
+
+
+def _to_model(row: Row[Any], references: list[VideoReference]) -> ChatMessage:
+    cost = row.cost_nanos
+    usage = TokenUsage(
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        cache_read_tokens=row.cache_read_tokens,
+        cache_write_tokens=row.cache_write_tokens,
+        embedding_tokens=row.embedding_tokens,
+        embedding_queries=row.embedding_queries,
+        embedding_model=row.embedding_model,
+        cost=None if cost is None else from_nanos(cost),
+    )
+    return ChatMessage(
+        id=row.id,
+        session_id=row.session_id,
+        seq=row.seq,
+        role=row.role,
+        content=row.content,
+        token_count=usage.total_tokens,
+        model=row.model,
+        usage=usage,
+        response_time_ms=row.response_time_ms,
+        metadata=dict(row.metadata),
+        video_references=references,
+        created_at=row.created_at,
+        edited_at=row.edited_at,
+    )
+
+
+async def _with_references(db: AsyncConnection, rows: Sequence[Row[Any]]) -> list[ChatMessage]:
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    query = select(video_references).order_by(R.message_id, R.position)
+    # One session's references by its index; a scattered set by message id.
+    sessions = {row.session_id for row in rows}
+    if len(sessions) == 1 and len(rows) > 100:
+        query = query.where(R.session_id == next(iter(sessions)))
+    else:
+        query = query.where(R.message_id.in_(ids))
+    by_message: dict[uuid.UUID, list[VideoReference]] = defaultdict(list)
+    for ref in (await db.execute(query)).all():
+        by_message[ref.message_id].append(_reference_model(ref))
+    return [_to_model(row, by_message.get(row.id, [])) for row in rows]
+
+
+async def get_messages(
+    db: AsyncConnection,
+    session_id: uuid.UUID,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    role: str | None = None,
+) -> list[ChatMessage]:
+    """The session's messages in order (all when ``limit`` is None); raises SessionNotFound."""
+    await fetch_session_row(db, session_id)
+    check_count("offset", offset)
+    if limit is not None and (check_count("limit", limit) == 0):
+        raise InvalidInput("limit", "must be at least 1")
+    query = select(chat_messages).where(M.session_id == session_id).order_by(M.seq)
+    if role is not None:
+        query = query.where(M.role == check_role(role))
+    rows = (await db.execute(query.limit(limit).offset(offset or None))).all()
+    return await _with_references(db, rows)
+
+
+async def get_messages_with_video_refs(db: AsyncConnection, session_id: uuid.UUID) -> list[ChatMessage]:
+    """The session's messages that cite at least one video, in order."""
+    await fetch_session_row(db, session_id)
+    cites = select(R.pk).where(R.message_id == M.id).exists()
+    query = select(chat_messages).where(M.session_id == session_id, cites).order_by(M.seq)
+    return await _with_references(db, (await db.execute(query)).all())
+
+
+async def fetch_message_row(db: AsyncConnection, message_id: uuid.UUID | str) -> Row[Any]:
+    """The message's row; raises MessageNotFound."""
+    try:
+        mid = message_id if isinstance(message_id, uuid.UUID) else uuid.UUID(str(message_id))
+    except ValueError:
+        raise MessageNotFound(message_id) from None
+    row = (await db.execute(select(chat_messages).where(M.id == mid))).one_or_none()
+    if row is None:
+        raise MessageNotFound(message_id)
+    return row
+
+
+async def get_message(db: AsyncConnection, message_id: uuid.UUID) -> ChatMessage:
+    """One message with its references; raises MessageNotFound."""
+    return (await _with_references(db, [await fetch_message_row(db, message_id)]))[0]
+
+
+async def count_messages_by_role(db: AsyncConnection, session_id: uuid.UUID) -> dict[str, int]:
+    """How many user, assistant and system messages the session holds."""
+    await fetch_session_row(db, session_id)
+    query = select(M.role, func.count()).where(M.session_id == session_id).group_by(M.role)
+    counts = {"user": 0, "assistant": 0, "system": 0}
+    counts.update({role: n for role, n in (await db.execute(query)).all()})
+    return counts
+
+
+async def get_conversation_history(
+    db: AsyncConnection, session_id: uuid.UUID, limit: int | None = None
+) -> list[dict[str, str]]:
+    """The last ``limit`` messages (all if None), oldest first, as LLM-ready role/content dicts."""
+    await fetch_session_row(db, session_id)
+    if limit is not None and not check_count("limit", limit):
+        raise InvalidInput("limit", "must be at least 1")
+    query = select(M.role, M.content).where(M.session_id == session_id)
+    rows = (await db.execute(query.order_by(M.seq.desc()).limit(limit))).all()
+    return [{"role": role, "content": content} for role, content in reversed(rows)]
+
+
+async def search_messages(
+    db: AsyncConnection,
+    query: str,
+    *,
+    session_id: uuid.UUID | None = None,
+    creator_id: str | None = None,
+    student_id: str | None = None,
+    limit: int = 20,
+) -> list[ChatMessage]:
+    """Messages matching ``query`` by full-text search, best first."""
+    check_text("query", query, max_length=1000)
+    if isinstance(limit, bool) or not 1 <= limit <= 100:
+        raise InvalidInput("limit", "must be from 1 to 100")
+    matches = text(dialects.message_match_sql(db)).bindparams(q=dialects.fts_query(db, query))
+    mm = matches.columns(pk=Integer, score=Float).subquery("mm")
+    statement = select(chat_messages).join(mm, mm.c.pk == M.pk)
+    if session_id is not None:
+        statement = statement.where(M.session_id == session_id)
+    if creator_id is not None:
+        statement = statement.where(M.creator_id == check_external_id("creator_id", creator_id))
+    if student_id is not None:
+        statement = statement.where(M.student_id == check_external_id("student_id", student_id))
+    rows = (await db.execute(statement.order_by(mm.c.score, M.pk).limit(limit))).all()
+    return await _with_references(db, rows)
+
+
+# --- editing ------------------------------------------------------------------------------
+
+
+async def update_message(
+    db: AsyncConnection,
+    message_id: uuid.UUID,
+    *,
+    content: str | Unset = UNSET,
+    metadata: Mapping[str, Any] | None | Unset = UNSET,
+    max_content_length: int = DEFAULT_MAX_CONTENT,
+) -> ChatMessage:
+    """Edit a message: the old content is kept as a revision and ``edited_at`` is set."""
+    row = await fetch_message_row(db, message_id)
+    values: dict[str, Any] = {}
+    if not isinstance(metadata, Unset):
+        values["metadata"] = check_metadata("metadata", metadata)
+    if not isinstance(content, Unset) and content != row.content:
+        values["content"] = check_text("content", content, max_length=max_content_length)
+        now = now_utc()
+        values["edited_at"] = now
+        await db.execute(
+            message_revisions.insert().values(message_id=row.id, content=row.content, replaced_at=now)
+        )
+    if not values:
+        return await get_message(db, row.id)
+    await db.execute(update(chat_messages).where(M.id == row.id).values(values))
+    if "content" in values and row.role == "user":
+        await _refresh_session_summary(db, row.session_id)
+    return await get_message(db, row.id)
+
+
+async def get_revisions(db: AsyncConnection, message_id: uuid.UUID) -> list[Revision]:
+    """The message's earlier contents, oldest first."""
+    row = await fetch_message_row(db, message_id)
+    query = (
+        select(message_revisions.c.content, message_revisions.c.replaced_at)
+        .where(message_revisions.c.message_id == row.id)
+        .order_by(message_revisions.c.pk)
+    )
+    return [Revision(content=c, replaced_at=t) for c, t in (await db.execute(query)).all()]
+
+
+async def delete_message(db: AsyncConnection, message_id: uuid.UUID) -> None:
+    """Delete a message and its references; the session's counters stay exact."""
+    row = await fetch_message_row(db, message_id)
+    await fetch_session_row(db, row.session_id, for_update=True)
+    await db.execute(delete(chat_messages).where(M.id == row.id))
+    tokens = (
+        row.input_tokens
+        + row.output_tokens
+        + row.cache_read_tokens
+        + row.cache_write_tokens
+        + row.embedding_tokens
+    )
+    await db.execute(
+        update(chat_sessions)
+        .where(S.id == row.session_id)
+        .values(
+            message_count=S.message_count - 1,
+            total_tokens=S.total_tokens - tokens,
+            total_cost_nanos=S.total_cost_nanos - (row.cost_nanos or 0),
+            unpriced_message_count=S.unpriced_message_count - (1 if row.cost_nanos is None else 0),
+            updated_at=now_utc(),
+        )
+    )
+    await _refresh_session_summary(db, row.session_id)
+
+
+async def _refresh_session_summary(db: AsyncConnection, session_id: uuid.UUID) -> None:
+    """Recompute the preview and last activity from the remaining messages (one session)."""
+    first_user = (
+        select(func.substr(M.content, 1, PREVIEW_LENGTH))
+        .where(M.session_id == session_id, M.role == "user")
+        .order_by(M.seq)
+        .limit(1)
+        .scalar_subquery()
+    )
+    last = select(func.max(M.created_at)).where(M.session_id == session_id).scalar_subquery()
+    await db.execute(
+        update(chat_sessions)
+        .where(S.id == session_id)
+        .values(preview=first_user, last_message_at=func.coalesce(last, S.created_at))
+    )

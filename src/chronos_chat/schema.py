@@ -1,0 +1,146 @@
+"""The tables, as SQLAlchemy Core. Alembic migrations are the source of truth; a test
+fails when these and the migrations drift.
+
+Hot tables carry ``creator_id`` so analytics filter without joins and the data can be
+partitioned by creator. Counters on ``chat_sessions`` are kept on write, so lists never
+count rows. Money is integer nano-dollars.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from chronos_chat.dialects import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (a rowid alias, stable across VACUUM,
+# which the FTS5 external-content tables rely on).
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+ExternalId = String(128)
+
+chat_sessions = Table(
+    "chat_sessions",
+    metadata,
+    Column("pk", RowId, primary_key=True, autoincrement=True),
+    Column("id", Uuid, nullable=False, unique=True),
+    Column("creator_id", ExternalId, nullable=False),
+    Column("student_id", ExternalId, nullable=False),
+    Column("title", Text),
+    Column("context_video_ids", Json, nullable=False),
+    Column("metadata", Json, nullable=False),
+    Column("preview", String(100)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_message_at", UTCDateTime, nullable=False),
+    Column("archived_at", UTCDateTime),
+    Column("message_count", Integer, nullable=False, server_default="0"),
+    Column("last_seq", Integer, nullable=False, server_default="0"),
+    Column("total_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("total_cost_nanos", BigInteger, nullable=False, server_default="0"),
+    Column("unpriced_message_count", Integer, nullable=False, server_default="0"),
+    Index("ix_chat_sessions_student_last", "student_id", "last_message_at"),
+    Index("ix_chat_sessions_student_creator_last", "student_id", "creator_id", "last_message_at"),
+    Index("ix_chat_sessions_creator_last", "creator_id", "last_message_at"),
+    Index("ix_chat_sessions_creator_created", "creator_id", "created_at"),
+)
+
+chat_messages = Table(
+    "chat_messages",
+    metadata,
+    Column("pk", RowId, primary_key=True, autoincrement=True),
+    Column("id", Uuid, nullable=False, unique=True),
+    Column(
+        "session_id",
+        Uuid,
+        ForeignKey("chat_sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("creator_id", ExternalId, nullable=False),
+    Column("student_id", ExternalId, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("input_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("output_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("cache_read_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("cache_write_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("embedding_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("embedding_queries", Integer, nullable=False, server_default="0"),
+    Column("model", String(200)),
+    Column("embedding_model", String(200)),
+    # NULL means "unpriced": the message used a model the catalog does not know.
+    Column("cost_nanos", BigInteger),
+    Column("response_time_ms", Integer),
+    Column("metadata", Json, nullable=False),
+    Column("idempotency_key", String(255)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("edited_at", UTCDateTime),
+    UniqueConstraint("session_id", "seq"),
+    UniqueConstraint("session_id", "idempotency_key"),
+    Index("ix_chat_messages_creator_created", "creator_id", "created_at"),
+    Index("ix_chat_messages_student_created", "student_id", "created_at"),
+)
+
+message_revisions = Table(
+    "message_revisions",
+    metadata,
+    Column("pk", RowId, primary_key=True, autoincrement=True),
+    Column(
+        "message_id",
+        Uuid,
+        ForeignKey("chat_messages.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("content", Text, nullable=False),
+    Column("replaced_at", UTCDateTime, nullable=False),
+)
+
+video_references = Table(
+    "video_references",
+    metadata,
+    Column("pk", RowId, primary_key=True, autoincrement=True),
+    Column(
+        "message_id",
+        Uuid,
+        ForeignKey("chat_messages.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("session_id", Uuid, nullable=False),
+    Column("creator_id", ExternalId, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("video_id", ExternalId, nullable=False),
+    Column("video_title", Text),
+    Column("timestamp_seconds", Float),
+    Column("chunk_text", Text),
+    Column("similarity", Float),
+    Index("ix_video_references_creator_created_video", "creator_id", "created_at", "video_id"),
+    Index("ix_video_references_session_video", "session_id", "video_id"),
+)

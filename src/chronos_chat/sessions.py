@@ -1,0 +1,431 @@
+"""Chat sessions: create, get-or-create, update, archive, delete, list and search.
+
+Functions take a connection (``db``) and never commit; the caller's transaction does.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import (
+    Float,
+    Integer,
+    Row,
+    Select,
+    Uuid,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    union_all,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from chronos_chat import dialects
+from chronos_chat.errors import InvalidInput, SessionNotFound
+from chronos_chat.models import ChatSession, ChatSessionListItem, Page
+from chronos_chat.money import from_nanos
+from chronos_chat.schema import chat_messages, chat_sessions, video_references
+from chronos_chat.validation import (
+    MAX_TITLE,
+    check_aware,
+    check_external_id,
+    check_metadata,
+    check_page,
+    check_text,
+    check_video_ids,
+)
+
+S = chat_sessions.c
+SortBy = Literal["last_message_at", "created_at", "updated_at", "message_count", "title"]
+SORT_COLUMNS: dict[str, Any] = {
+    "last_message_at": S.last_message_at,
+    "created_at": S.created_at,
+    "updated_at": S.updated_at,
+    "message_count": S.message_count,
+    "title": S.title,
+}
+DEFAULT_REUSE_WINDOW = timedelta(hours=24)
+LIST_COLUMNS = (
+    S.id,
+    S.student_id,
+    S.creator_id,
+    S.title,
+    S.created_at,
+    S.updated_at,
+    S.last_message_at,
+    S.archived_at,
+    S.message_count,
+    S.preview,
+    S.context_video_ids,
+)
+
+
+class Unset(enum.Enum):
+    """Marks an argument the caller left out (so None can mean "clear it")."""
+
+    UNSET = enum.auto()
+
+
+UNSET = Unset.UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFilters:
+    """Which sessions a list or search covers. ``archived``: False active, True archived, None both."""
+
+    student_id: str | None = None
+    creator_id: str | None = None
+    from_date: datetime | None = None
+    to_date: datetime | None = None
+    has_title: bool | None = None
+    min_messages: int | None = None
+    video_ids: Sequence[str] | None = None
+    archived: bool | None = False
+
+    def checked(self) -> SessionFilters:
+        """The same filters, validated; raises InvalidInput naming the bad one."""
+        if self.student_id is not None:
+            check_external_id("student_id", self.student_id)
+        if self.creator_id is not None:
+            check_external_id("creator_id", self.creator_id)
+        check_aware("from_date", self.from_date)
+        check_aware("to_date", self.to_date)
+        if self.min_messages is not None and (
+            isinstance(self.min_messages, bool) or self.min_messages < 0
+        ):
+            raise InvalidInput("min_messages", "must be a non-negative whole number")
+        if self.video_ids is not None:
+            check_video_ids("video_ids", self.video_ids)
+        return self
+
+    def conditions(self, db: AsyncConnection) -> list[ColumnElement[bool]]:
+        """The WHERE conditions on ``chat_sessions`` these filters stand for."""
+        where: list[ColumnElement[bool]] = []
+        if self.student_id is not None:
+            where.append(S.student_id == self.student_id)
+        if self.creator_id is not None:
+            where.append(S.creator_id == self.creator_id)
+        if self.from_date is not None:
+            where.append(S.created_at >= self.from_date)
+        if self.to_date is not None:
+            where.append(S.created_at <= self.to_date)
+        if self.has_title is not None:
+            where.append(S.title.is_not(None) if self.has_title else S.title.is_(None))
+        if self.min_messages:
+            where.append(S.message_count >= self.min_messages)
+        if self.video_ids:
+            where.append(_touches_videos(db, list(self.video_ids)))
+        if self.archived is not None:
+            where.append(S.archived_at.is_not(None) if self.archived else S.archived_at.is_(None))
+        return where
+
+
+def _touches_videos(db: AsyncConnection, video_ids: list[str]) -> ColumnElement[bool]:
+    cited = (
+        select(video_references.c.pk)
+        .where(video_references.c.session_id == S.id, video_references.c.video_id.in_(video_ids))
+        .exists()
+    )
+    return dialects.json_array_contains_any(db, S.context_video_ids, video_ids) | cited  # type: ignore[no-any-return]
+
+
+def now_utc() -> datetime:
+    """The current time, UTC-aware."""
+    return datetime.now(UTC)
+
+
+def session_from_row(row: Row[Any] | Mapping[str, Any]) -> ChatSession:
+    """A ``ChatSession`` from a full ``chat_sessions`` row."""
+    m = row._mapping if isinstance(row, Row) else row
+    return ChatSession(
+        id=m["id"],
+        student_id=m["student_id"],
+        creator_id=m["creator_id"],
+        title=m["title"],
+        context_video_ids=list(m["context_video_ids"]),
+        metadata=dict(m["metadata"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        last_message_at=m["last_message_at"],
+        archived_at=m["archived_at"],
+        message_count=m["message_count"],
+        total_tokens=m["total_tokens"],
+        total_cost=from_nanos(m["total_cost_nanos"]),
+        unpriced_message_count=m["unpriced_message_count"],
+    )
+
+
+def _list_item(row: Row[Any], snippet: str | None = None) -> ChatSessionListItem:
+    m = row._mapping
+    return ChatSessionListItem(
+        id=m["id"],
+        student_id=m["student_id"],
+        creator_id=m["creator_id"],
+        title=m["title"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        last_message_at=m["last_message_at"],
+        archived_at=m["archived_at"],
+        message_count=m["message_count"],
+        preview=m["preview"],
+        video_count=len(m["context_video_ids"]),
+        snippet=snippet,
+    )
+
+
+async def create_session(
+    db: AsyncConnection,
+    *,
+    student_id: str,
+    creator_id: str,
+    title: str | None = None,
+    context_video_ids: Iterable[str] = (),
+    metadata: Mapping[str, Any] | None = None,
+    created_at: datetime | None = None,
+) -> ChatSession:
+    """Insert a new session and return it."""
+    values = {
+        "id": uuid.uuid4(),
+        "student_id": check_external_id("student_id", student_id),
+        "creator_id": check_external_id("creator_id", creator_id),
+        "title": None if title is None else check_text("title", title, max_length=MAX_TITLE),
+        "context_video_ids": check_video_ids("context_video_ids", context_video_ids),
+        "metadata": check_metadata("metadata", metadata),
+    }
+    when = check_aware("created_at", created_at) or now_utc()
+    values |= {"created_at": when, "updated_at": when, "last_message_at": when}
+    row = (await db.execute(chat_sessions.insert().values(values).returning(chat_sessions))).one()
+    return session_from_row(row)
+
+
+async def fetch_session_row(
+    db: AsyncConnection, session_id: uuid.UUID, *, for_update: bool = False
+) -> Row[Any]:
+    """The session's row; raises SessionNotFound. ``for_update`` locks it (PostgreSQL)."""
+    query = select(chat_sessions).where(S.id == _as_uuid(session_id))
+    if for_update:
+        query = query.with_for_update()
+    row = (await db.execute(query)).one_or_none()
+    if row is None:
+        raise SessionNotFound(session_id)
+    return row
+
+
+async def get_session(db: AsyncConnection, session_id: uuid.UUID) -> ChatSession:
+    """The session (archived or not); raises SessionNotFound."""
+    return session_from_row(await fetch_session_row(db, session_id))
+
+
+async def get_or_create_session(
+    db: AsyncConnection,
+    student_id: str,
+    creator_id: str,
+    context_video_ids: Iterable[str] = (),
+    *,
+    reuse_window: timedelta = DEFAULT_REUSE_WINDOW,
+) -> tuple[ChatSession, bool]:
+    """The pair's active session if its last activity is within the window, else a new one.
+
+    Returns (session, created). New context videos are added to a reused session. The caller
+    must run this in a write transaction: the pair is locked until it ends.
+    """
+    check_external_id("student_id", student_id)
+    check_external_id("creator_id", creator_id)
+    videos = check_video_ids("context_video_ids", context_video_ids)
+    if reuse_window <= timedelta(0):
+        raise InvalidInput("reuse_window", "must be positive")
+    await dialects.lock_pair(db, student_id, creator_id)
+    now = now_utc()
+    recent = (
+        await db.execute(
+            select(chat_sessions)
+            .where(
+                S.student_id == student_id,
+                S.creator_id == creator_id,
+                S.archived_at.is_(None),
+                S.last_message_at > now - reuse_window,
+            )
+            .order_by(S.last_message_at.desc(), S.pk.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    if recent is None:
+        created = await create_session(
+            db, student_id=student_id, creator_id=creator_id, context_video_ids=videos
+        )
+        return created, True
+    session = session_from_row(recent)
+    merged = list(dict.fromkeys([*session.context_video_ids, *videos]))
+    if merged != session.context_video_ids:
+        session = await update_session(db, session.id, context_video_ids=merged)
+    return session, False
+
+
+async def update_session(
+    db: AsyncConnection,
+    session_id: uuid.UUID,
+    *,
+    title: str | None | Unset = UNSET,
+    context_video_ids: Iterable[str] | Unset = UNSET,
+    metadata: Mapping[str, Any] | Unset = UNSET,
+) -> ChatSession:
+    """Change the given fields (title None clears it); raises SessionNotFound."""
+    values: dict[str, Any] = {}
+    if not isinstance(title, Unset):
+        values["title"] = None if title is None else check_text("title", title, max_length=MAX_TITLE)
+    if not isinstance(context_video_ids, Unset):
+        values["context_video_ids"] = check_video_ids("context_video_ids", context_video_ids)
+    if not isinstance(metadata, Unset):
+        values["metadata"] = check_metadata("metadata", metadata)
+    return await _update(db, session_id, values)
+
+
+async def _update(db: AsyncConnection, session_id: uuid.UUID, values: dict[str, Any]) -> ChatSession:
+    values = {**values, "updated_at": now_utc()}
+    query = update(chat_sessions).where(S.id == _as_uuid(session_id)).values(values)
+    row = (await db.execute(query.returning(chat_sessions))).one_or_none()
+    if row is None:
+        raise SessionNotFound(session_id)
+    return session_from_row(row)
+
+
+async def set_archived(db: AsyncConnection, session_id: uuid.UUID, archived: bool) -> ChatSession:
+    """Archive (soft-delete) or restore a session; metadata is left as it is."""
+    current = await get_session(db, session_id)
+    if current.is_archived == archived:
+        return current
+    return await _update(db, session_id, {"archived_at": now_utc() if archived else None})
+
+
+async def delete_session(db: AsyncConnection, session_id: uuid.UUID) -> None:
+    """Delete the session and, by cascade, its messages and references; raises SessionNotFound."""
+    result = await db.execute(delete(chat_sessions).where(S.id == _as_uuid(session_id)))
+    if result.rowcount == 0:
+        raise SessionNotFound(session_id)
+
+
+def _order(sort_by: str, sort_order: str) -> list[Any]:
+    if sort_by not in SORT_COLUMNS:
+        raise InvalidInput("sort_by", f"must be one of {', '.join(SORT_COLUMNS)}")
+    if sort_order not in ("asc", "desc"):
+        raise InvalidInput("sort_order", "must be asc or desc")
+    column = SORT_COLUMNS[sort_by]
+    if sort_order == "desc":
+        return [column.desc(), S.pk.desc()]
+    return [column.asc(), S.pk.asc()]
+
+
+async def _page(
+    db: AsyncConnection, query: Select[Any], count: Select[Any], page: int, limit: int
+) -> tuple[list[Row[Any]], int]:
+    total = (await db.execute(count)).scalar_one()
+    rows = list((await db.execute(query.limit(limit).offset((page - 1) * limit))).all())
+    return rows, total
+
+
+def _paged(items: list[ChatSessionListItem], total: int, page: int, limit: int) -> Page[ChatSessionListItem]:
+    return Page[ChatSessionListItem](
+        data=items, total=total, page=page, limit=limit, total_pages=math.ceil(total / limit)
+    )
+
+
+async def list_sessions(
+    db: AsyncConnection,
+    filters: SessionFilters,
+    *,
+    page: int = 1,
+    limit: int = 20,
+    sort_by: str = "last_message_at",
+    sort_order: str = "desc",
+) -> Page[ChatSessionListItem]:
+    """A page of sessions matching ``filters``, from the sessions table alone."""
+    page, limit = check_page(page, limit)
+    where = filters.checked().conditions(db)
+    query = select(*LIST_COLUMNS).where(*where).order_by(*_order(sort_by, sort_order))
+    count = select(func.count()).select_from(chat_sessions).where(*where)
+    rows, total = await _page(db, query, count, page, limit)
+    return _paged([_list_item(r) for r in rows], total, page, limit)
+
+
+async def search_sessions(
+    db: AsyncConnection,
+    query: str,
+    filters: SessionFilters,
+    *,
+    page: int = 1,
+    limit: int = 20,
+) -> Page[ChatSessionListItem]:
+    """Sessions whose title or messages match ``query``, best match first, with a snippet."""
+    check_text("query", query, max_length=1000)
+    page, limit = check_page(page, limit)
+    filters = filters.checked()
+    q = dialects.fts_query(db, query)
+    ranked = _ranked_matches(db, filters, q)
+    where = filters.conditions(db)
+    base = select(*LIST_COLUMNS, ranked.c.score).join(ranked, ranked.c.sid == S.id).where(*where)
+    ordered = base.order_by(ranked.c.score, S.last_message_at.desc(), S.pk.desc())
+    count = select(func.count()).select_from(chat_sessions.join(ranked, ranked.c.sid == S.id))
+    rows, total = await _page(db, ordered, count.where(*where), page, limit)
+    snippets = await _snippets(db, q, [r.id for r in rows])
+    items = [_list_item(r, snippets.get(r.id) or r.title) for r in rows]
+    return _paged(items, total, page, limit)
+
+
+def _ranked_matches(db: AsyncConnection, filters: SessionFilters, q: str) -> Any:
+    M = chat_messages.c
+    messages = text(dialects.message_match_sql(db)).bindparams(q=q)
+    mm = messages.columns(pk=Integer, score=Float).subquery("mm")
+    message_hits = select(M.session_id.label("sid"), mm.c.score).join(mm, mm.c.pk == M.pk)
+    # Push the owner filters down so the planner can narrow the matches early.
+    if filters.student_id is not None:
+        message_hits = message_hits.where(M.student_id == filters.student_id)
+    if filters.creator_id is not None:
+        message_hits = message_hits.where(M.creator_id == filters.creator_id)
+    titles = text(dialects.title_match_sql(db)).bindparams(q=q)
+    tm = titles.columns(pk=Integer, score=Float).subquery("tm")
+    title_hits = select(S.id.label("sid"), tm.c.score).join(tm, tm.c.pk == S.pk)
+    hits = union_all(message_hits, title_hits).subquery("hits")
+    return (
+        select(hits.c.sid, func.min(hits.c.score).label("score"))
+        .group_by(hits.c.sid)
+        .subquery("ranked")
+    )
+
+
+async def _snippets(db: AsyncConnection, q: str, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not session_ids:
+        return {}
+    statement = text(dialects.snippet_sql(db)).bindparams(
+        bindparam("q", q), bindparam("ids", session_ids, expanding=True, type_=Uuid)
+    )
+    statement = statement.columns(session_id=Uuid)  # type: ignore[assignment]
+    rows = (await db.execute(statement)).all()
+    return {row.session_id: row.snippet for row in rows}
+
+
+async def get_session_count(
+    db: AsyncConnection, student_id: str, *, creator_id: str | None = None, archived: bool | None = False
+) -> int:
+    """How many sessions the student has (active ones unless ``archived`` says otherwise)."""
+    filters = SessionFilters(student_id=student_id, creator_id=creator_id, archived=archived)
+    where = filters.checked().conditions(db)
+    return int((await db.execute(select(func.count()).select_from(chat_sessions).where(*where))).scalar_one())
+
+
+def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise SessionNotFound(value) from None

@@ -1,0 +1,354 @@
+"""``ChatStore``: the one object a library user holds. It owns the database and delegates
+every operation to the domain modules, each in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chronos_chat import messages, sessions
+from chronos_chat.database import Database
+from chronos_chat.dialects import SqliteSynchronous
+from chronos_chat.models import (
+    ChatMessage,
+    ChatSession,
+    ChatSessionListItem,
+    Page,
+    Revision,
+    VideoReferenceIn,
+)
+from chronos_chat.pricing import PriceCatalog, load_catalog
+from chronos_chat.sessions import UNSET, SessionFilters, Unset
+from chronos_chat.titles import TitleGenerator, default_title_generator, make_title
+
+
+class ChatStore:
+    """Chat sessions, messages, costs and analytics over SQLite or PostgreSQL.
+
+    ``url`` falls back to ``CHRONOS_DATABASE_URL``, then to ``sqlite:///chronos.db``. Use it
+    as ``async with ChatStore(url) as store: ...``; opening applies the migrations unless
+    ``auto_migrate=False``.
+    """
+
+    def __init__(
+        self,
+        url: str | URL | None = None,
+        *,
+        auto_migrate: bool = True,
+        title_generator: TitleGenerator | None = None,
+        catalog: PriceCatalog | None = None,
+        max_content_length: int = messages.DEFAULT_MAX_CONTENT,
+        sqlite_synchronous: SqliteSynchronous = "FULL",
+        **engine_options: Any,
+    ) -> None:
+        self.database = Database(url, sqlite_synchronous=sqlite_synchronous, **engine_options)
+        self.auto_migrate = auto_migrate
+        self.title_generator = title_generator or default_title_generator()
+        self.catalog = catalog or load_catalog()
+        self.max_content_length = max_content_length
+
+    async def open(self) -> Self:
+        """Connect, and apply the migrations unless ``auto_migrate`` is off."""
+        if self.auto_migrate:
+            await self.database.migrate()
+        return self
+
+    async def close(self) -> None:
+        """Close every connection."""
+        await self.database.dispose()
+
+    async def __aenter__(self) -> Self:
+        return await self.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction for several domain calls: one commit, or none at all."""
+        async with self.database.transaction() as db:
+            yield db
+
+    async def migrate(self) -> None:
+        """Bring the schema up to date (what ``chronos-chat migrate`` does)."""
+        await self.database.migrate()
+
+    # --- sessions ------------------------------------------------------------------------
+
+    async def create_session(
+        self,
+        *,
+        student_id: str,
+        creator_id: str,
+        title: str | None = None,
+        context_video_ids: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        created_at: datetime | None = None,
+    ) -> ChatSession:
+        """Start a new session. Raises InvalidInput."""
+        async with self.transaction() as db:
+            return await sessions.create_session(
+                db,
+                student_id=student_id,
+                creator_id=creator_id,
+                title=title,
+                context_video_ids=context_video_ids,
+                metadata=metadata,
+                created_at=created_at,
+            )
+
+    async def get_session(self, session_id: uuid.UUID, include_messages: bool = False) -> ChatSession:
+        """A session, with its messages if asked. Raises SessionNotFound."""
+        async with self.database.read() as db:
+            session = await sessions.get_session(db, session_id)
+            if include_messages:
+                found = await messages.get_messages(db, session.id)
+                session = session.model_copy(update={"messages": found})
+            return session
+
+    async def get_or_create_session(
+        self,
+        student_id: str,
+        creator_id: str,
+        context_video_ids: Iterable[str] = (),
+        *,
+        reuse_window: timedelta = sessions.DEFAULT_REUSE_WINDOW,
+    ) -> ChatSession:
+        """The pair's session active within ``reuse_window`` (24 h), or a new one. Atomic."""
+        session, _created = await self.get_or_create_session_ex(
+            student_id, creator_id, context_video_ids, reuse_window=reuse_window
+        )
+        return session
+
+    async def get_or_create_session_ex(
+        self,
+        student_id: str,
+        creator_id: str,
+        context_video_ids: Iterable[str] = (),
+        *,
+        reuse_window: timedelta = sessions.DEFAULT_REUSE_WINDOW,
+    ) -> tuple[ChatSession, bool]:
+        """Like ``get_or_create_session``, also telling whether the session was created."""
+        async with self.transaction() as db:
+            return await sessions.get_or_create_session(
+                db, student_id, creator_id, context_video_ids, reuse_window=reuse_window
+            )
+
+    async def update_session(
+        self,
+        session_id: uuid.UUID,
+        *,
+        title: str | None | Unset = UNSET,
+        context_video_ids: Iterable[str] | Unset = UNSET,
+        metadata: Mapping[str, Any] | Unset = UNSET,
+    ) -> ChatSession:
+        """Change the title, context videos or metadata. Raises SessionNotFound, InvalidInput."""
+        async with self.transaction() as db:
+            return await sessions.update_session(
+                db, session_id, title=title, context_video_ids=context_video_ids, metadata=metadata
+            )
+
+    async def archive_session(self, session_id: uuid.UUID) -> ChatSession:
+        """Soft-delete: hide from lists and never reuse; metadata kept. Raises SessionNotFound."""
+        async with self.transaction() as db:
+            return await sessions.set_archived(db, session_id, True)
+
+    async def unarchive_session(self, session_id: uuid.UUID) -> ChatSession:
+        """Bring an archived session back. Raises SessionNotFound."""
+        async with self.transaction() as db:
+            return await sessions.set_archived(db, session_id, False)
+
+    async def delete_session(self, session_id: uuid.UUID) -> None:
+        """Delete a session and all its messages for good. Raises SessionNotFound."""
+        async with self.transaction() as db:
+            await sessions.delete_session(db, session_id)
+
+    async def list_sessions(
+        self,
+        *,
+        student_id: str | None = None,
+        creator_id: str | None = None,
+        from_date: datetime | None = None,
+        to_date: datetime | None = None,
+        has_title: bool | None = None,
+        min_messages: int | None = None,
+        video_ids: Sequence[str] | None = None,
+        archived: bool | None = False,
+        page: int = 1,
+        limit: int = 20,
+        sort_by: str = "last_message_at",
+        sort_order: str = "desc",
+    ) -> Page[ChatSessionListItem]:
+        """A page of sessions; ``archived`` False (default) active, True archived, None both."""
+        filters = SessionFilters(
+            student_id, creator_id, from_date, to_date, has_title, min_messages, video_ids, archived
+        )
+        async with self.database.read() as db:
+            return await sessions.list_sessions(
+                db, filters, page=page, limit=limit, sort_by=sort_by, sort_order=sort_order
+            )
+
+    async def search_sessions(
+        self,
+        query: str,
+        *,
+        student_id: str | None = None,
+        creator_id: str | None = None,
+        from_date: datetime | None = None,
+        to_date: datetime | None = None,
+        has_title: bool | None = None,
+        min_messages: int | None = None,
+        video_ids: Sequence[str] | None = None,
+        archived: bool | None = False,
+        page: int = 1,
+        limit: int = 20,
+    ) -> Page[ChatSessionListItem]:
+        """Sessions whose title or messages match ``query`` (full-text), best first, with snippets."""
+        filters = SessionFilters(
+            student_id, creator_id, from_date, to_date, has_title, min_messages, video_ids, archived
+        )
+        async with self.database.read() as db:
+            return await sessions.search_sessions(db, query, filters, page=page, limit=limit)
+
+    async def get_session_count(self, student_id: str, *, creator_id: str | None = None) -> int:
+        """How many active sessions the student has (with one creator, if given)."""
+        async with self.database.read() as db:
+            return await sessions.get_session_count(db, student_id, creator_id=creator_id)
+
+    async def generate_and_set_title(self, session_id: uuid.UUID, first_message: str) -> str:
+        """Title the session from its first message (Claude if configured, else offline)."""
+        async with self.database.read() as db:
+            await sessions.fetch_session_row(db, session_id)
+        # The model is asked outside any transaction: a slow API must not hold a lock.
+        title = await make_title(self.title_generator, first_message)
+        await self.update_session(session_id, title=title)
+        return title
+
+    # --- messages ------------------------------------------------------------------------
+
+    async def create_message(
+        self,
+        *,
+        session_id: uuid.UUID,
+        role: str,
+        content: str,
+        token_count: int | None = None,
+        model: str | None = None,
+        video_references: Iterable[Mapping[str, Any] | VideoReferenceIn] = (),
+        usage: Any = None,
+        response_time_ms: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        created_at: datetime | None = None,
+    ) -> ChatMessage:
+        """Store a message with its references, usage and cost, and update the session.
+
+        All in one transaction. ``usage`` is any SDK's usage object or dict. A retry with the
+        same ``idempotency_key`` returns the first message. Raises SessionNotFound,
+        InvalidInput, IdempotencyConflict.
+        """
+        new = messages.validate_message(
+            session_id=session_id,
+            role=role,
+            content=content,
+            token_count=token_count,
+            model=model,
+            video_references=video_references,
+            usage=usage,
+            response_time_ms=response_time_ms,
+            metadata=metadata,
+            idempotency_key=idempotency_key,
+            created_at=created_at,
+            max_content_length=self.max_content_length,
+        )
+        async with self.transaction() as db:
+            return await messages.create_message(db, new, self.catalog)
+
+    async def get_messages(
+        self,
+        session_id: uuid.UUID,
+        limit: int | None = None,
+        offset: int = 0,
+        role: str | None = None,
+    ) -> list[ChatMessage]:
+        """The session's messages in order; all of them unless ``limit``. Raises SessionNotFound."""
+        async with self.database.read() as db:
+            return await messages.get_messages(db, session_id, limit=limit, offset=offset, role=role)
+
+    async def get_message(self, message_id: uuid.UUID) -> ChatMessage:
+        """One message. Raises MessageNotFound."""
+        async with self.database.read() as db:
+            return await messages.get_message(db, message_id)
+
+    async def update_message(
+        self,
+        message_id: uuid.UUID,
+        *,
+        content: str | Unset = UNSET,
+        metadata: Mapping[str, Any] | None | Unset = UNSET,
+    ) -> ChatMessage:
+        """Edit a message, keeping its previous content as a revision. Raises MessageNotFound."""
+        async with self.transaction() as db:
+            return await messages.update_message(
+                db, message_id, content=content, metadata=metadata, max_content_length=self.max_content_length
+            )
+
+    async def get_message_revisions(self, message_id: uuid.UUID) -> list[Revision]:
+        """A message's earlier contents, oldest first. Raises MessageNotFound."""
+        async with self.database.read() as db:
+            return await messages.get_revisions(db, message_id)
+
+    async def delete_message(self, message_id: uuid.UUID) -> None:
+        """Delete a message; the session's counters stay exact. Raises MessageNotFound."""
+        async with self.transaction() as db:
+            await messages.delete_message(db, message_id)
+
+    async def get_message_count(self, session_id: uuid.UUID) -> int:
+        """How many messages the session holds (a stored counter). Raises SessionNotFound."""
+        return (await self.get_session(session_id)).message_count
+
+    async def count_messages_by_role(self, session_id: uuid.UUID) -> dict[str, int]:
+        """Messages per role: user, assistant, system. Raises SessionNotFound."""
+        async with self.database.read() as db:
+            return await messages.count_messages_by_role(db, session_id)
+
+    async def search_messages(
+        self,
+        query: str,
+        session_id: uuid.UUID | None = None,
+        creator_id: str | None = None,
+        student_id: str | None = None,
+        limit: int = 20,
+    ) -> list[ChatMessage]:
+        """Messages matching ``query`` (full-text), best first."""
+        async with self.database.read() as db:
+            return await messages.search_messages(
+                db, query, session_id=session_id, creator_id=creator_id, student_id=student_id, limit=limit
+            )
+
+    async def get_conversation_history(
+        self, session_id: uuid.UUID, limit: int | None = None
+    ) -> list[dict[str, str]]:
+        """The last ``limit`` messages, oldest first, as ``{"role", "content"}`` for an LLM."""
+        async with self.database.read() as db:
+            return await messages.get_conversation_history(db, session_id, limit)
+
+    async def get_messages_with_video_refs(self, session_id: uuid.UUID) -> list[ChatMessage]:
+        """The session's messages that cite videos. Raises SessionNotFound."""
+        async with self.database.read() as db:
+            return await messages.get_messages_with_video_refs(db, session_id)
+
+
+__all__ = ["ChatStore"]
