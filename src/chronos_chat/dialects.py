@@ -10,7 +10,8 @@ import os
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import DateTime, event, func, literal_column, select
+from sqlalchemy import Boolean, DateTime, Text, event, func, literal, literal_column, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
@@ -114,7 +115,7 @@ def json_array_contains_any(db: AsyncConnection, column: Any, values: list[str])
     if is_sqlite(db):
         each = func.json_each(column).table_valued("value")
         return select(literal_column("1")).select_from(each).where(each.c.value.in_(values)).exists()
-    return column.op("?|")(func.cast(values, literal_column("text[]")))
+    return column.op("?|", return_type=Boolean)(literal(values, ARRAY(Text)))
 
 
 def message_match_sql(db: AsyncConnection) -> str:

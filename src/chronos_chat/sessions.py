@@ -22,6 +22,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    or_,
     select,
     text,
     union_all,
@@ -136,7 +137,7 @@ def _touches_videos(db: AsyncConnection, video_ids: list[str]) -> ColumnElement[
         .where(video_references.c.session_id == S.id, video_references.c.video_id.in_(video_ids))
         .exists()
     )
-    return dialects.json_array_contains_any(db, S.context_video_ids, video_ids) | cited  # type: ignore[no-any-return]
+    return or_(dialects.json_array_contains_any(db, S.context_video_ids, video_ids), cited)
 
 
 def now_utc() -> datetime:

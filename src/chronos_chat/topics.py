@@ -33,9 +33,9 @@ STOP_WORDS = frozenset(
     problem question questions quick quickly right say see seem seems set show showed
     sure tell thank thanks thing things think try trying tutorial tutorials understand
     understanding video videos way ways work works working wrong
-    add adding apply build building call change choose compare configure configuring create
-    creating deal fix fixing give go going handle implement implementing install installing
-    pass put remove run running setup start starting take update updating write writing
+    add adding apply bad big call change choose compare configure configuring create
+    creating deal difficult fast fix fixing give go going handle implement implementing install installing
+    hard pass put remove run running setup simple slow small start starting take update updating write writing
     """.split()
 )
 

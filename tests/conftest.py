@@ -1,0 +1,86 @@
+"""Every store test runs on SQLite and on PostgreSQL (a database of its own, made and dropped here).
+
+PostgreSQL comes from ``CHRONOS_TEST_POSTGRES_URL`` (default: the local server's ``test``
+database, used only to create ours). Without a server the PostgreSQL half skips, except
+under ``CI=true``, where it fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from chronos_chat import ChatStore, OfflineTitleGenerator
+from chronos_chat.schema import metadata
+
+ADMIN_URL = os.environ.get("CHRONOS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _dsn(url: str, database: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{database}"
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(ADMIN_URL, timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, migrated, dropped at the end."""
+    name = f"chronos_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    url = _dsn(ADMIN_URL, name)
+
+    async def migrate() -> None:
+        store = ChatStore(url)
+        await store.open()
+        await store.close()
+
+    asyncio.run(migrate())
+    yield url
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each backend: a new SQLite file, or the run's PostgreSQL one."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'chronos.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+async def _empty(store: ChatStore) -> None:
+    if store.database.dialect != "postgresql":
+        return
+    tables = ", ".join(t.name for t in metadata.sorted_tables)
+    async with store.transaction() as db:
+        await db.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[ChatStore]:
+    """An open ``ChatStore`` over an empty database, with offline titles."""
+    chat_store = ChatStore(database_url, title_generator=OfflineTitleGenerator())
+    await chat_store.open()
+    await _empty(chat_store)
+    try:
+        yield chat_store
+    finally:
+        await chat_store.close()

@@ -1,0 +1,50 @@
+"""Plain factory functions with keyword overrides."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chronos_chat import ChatMessage, ChatSession, ChatStore
+
+
+async def make_session(store: ChatStore, **overrides: Any) -> ChatSession:
+    """A session for student-1 with creator-1 unless told otherwise."""
+    values: dict[str, Any] = {"student_id": "student-1", "creator_id": "creator-1"} | overrides
+    return await store.create_session(**values)
+
+
+def reference(video_id: str = "video-1", **overrides: Any) -> dict[str, Any]:
+    """A video reference as a RAG pipeline passes it."""
+    return {
+        "video_id": video_id,
+        "video_title": f"Title of {video_id}",
+        "timestamp": 120,
+        "chunk_text": "First, configure your OAuth provider...",
+        "similarity": 0.92,
+    } | overrides
+
+
+async def make_exchange(
+    store: ChatStore,
+    session: ChatSession,
+    question: str = "How do I set up OAuth?",
+    answer: str = "Here are the steps...",
+    *,
+    at: datetime | None = None,
+    references: list[dict[str, Any]] | None = None,
+) -> tuple[ChatMessage, ChatMessage]:
+    """A user question and an assistant answer citing a video."""
+    user = await store.create_message(
+        session_id=session.id, role="user", content=question, token_count=150, created_at=at
+    )
+    assistant = await store.create_message(
+        session_id=session.id,
+        role="assistant",
+        content=answer,
+        usage={"input_tokens": 500, "output_tokens": 800},
+        model="claude-haiku-4-5",
+        video_references=references if references is not None else [reference()],
+        created_at=at,
+    )
+    return user, assistant

@@ -1,0 +1,146 @@
+"""Sessions: create, get-or-create, update, archive, delete, on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chronos_chat import ChatStore, InvalidInput, SessionNotFound
+from tests.factories import make_exchange, make_session
+
+
+async def test_create_and_get_session(store: ChatStore) -> None:
+    created = await make_session(
+        store, title="OAuth", context_video_ids=["v1", "v2", "v1"], metadata={"source": "web"}
+    )
+    fetched = await store.get_session(created.id)
+    assert fetched == created
+    assert fetched.context_video_ids == ["v1", "v2"]
+    assert fetched.metadata == {"source": "web"}
+    assert fetched.created_at.tzinfo is not None
+    assert fetched.message_count == 0
+    assert fetched.total_cost == 0
+
+
+async def test_timestamps_keep_microseconds_and_utc(store: ChatStore) -> None:
+    when = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    session = await make_session(store, created_at=when.astimezone())
+    fetched = await store.get_session(session.id)
+    assert fetched.created_at == when
+    assert fetched.created_at.utcoffset() == timedelta(0)
+
+
+async def test_unknown_session_is_not_found(store: ChatStore) -> None:
+    with pytest.raises(SessionNotFound):
+        await store.get_session(uuid.uuid4())
+    with pytest.raises(SessionNotFound):
+        await store.get_session("not-a-uuid")  # type: ignore[arg-type]
+
+
+async def test_get_or_create_reuses_recent_session(store: ChatStore) -> None:
+    first = await store.get_or_create_session("student-1", "creator-1", ["v1"])
+    again = await store.get_or_create_session("student-1", "creator-1", ["v2"])
+    assert again.id == first.id
+    assert again.context_video_ids == ["v1", "v2"]
+
+
+async def test_get_or_create_starts_new_session_after_window(store: ChatStore) -> None:
+    old = await make_session(store, created_at=datetime.now(UTC) - timedelta(hours=25))
+    fresh = await store.get_or_create_session("student-1", "creator-1")
+    assert fresh.id != old.id
+    assert (await store.get_or_create_session("student-1", "creator-1")).id == fresh.id
+
+
+async def test_get_or_create_counts_last_message_as_activity(store: ChatStore) -> None:
+    old = await make_session(store, created_at=datetime.now(UTC) - timedelta(hours=30))
+    await make_exchange(store, old, at=datetime.now(UTC) - timedelta(hours=2))
+    assert (await store.get_or_create_session("student-1", "creator-1")).id == old.id
+    short = await store.get_or_create_session(
+        "student-1", "creator-1", reuse_window=timedelta(hours=1)
+    )
+    assert short.id != old.id
+
+
+async def test_get_or_create_never_reuses_archived_or_others(store: ChatStore) -> None:
+    archived = await make_session(store)
+    await store.archive_session(archived.id)
+    mine = await store.get_or_create_session("student-1", "creator-1")
+    assert mine.id != archived.id
+    other_creator = await store.get_or_create_session("student-1", "creator-2")
+    other_student = await store.get_or_create_session("student-2", "creator-1")
+    assert len({mine.id, other_creator.id, other_student.id}) == 3
+
+
+async def test_get_or_create_is_atomic_under_concurrency(store: ChatStore) -> None:
+    results = await asyncio.gather(
+        *(store.get_or_create_session("student-1", "creator-1") for _ in range(50))
+    )
+    assert len({s.id for s in results}) == 1
+    assert await store.get_session_count("student-1") == 1
+
+
+async def test_update_session_fields(store: ChatStore) -> None:
+    session = await make_session(store, metadata={"a": 1})
+    updated = await store.update_session(session.id, title="Hooks", metadata={"b": 2})
+    assert (updated.title, updated.metadata) == ("Hooks", {"b": 2})
+    assert updated.updated_at > session.updated_at
+    cleared = await store.update_session(session.id, title=None)
+    assert cleared.title is None
+    assert cleared.metadata == {"b": 2}
+    with pytest.raises(SessionNotFound):
+        await store.update_session(uuid.uuid4(), title="x")
+
+
+async def test_archive_keeps_metadata_and_can_be_undone(store: ChatStore) -> None:
+    session = await make_session(store, metadata={"keep": "me"})
+    archived = await store.archive_session(session.id)
+    assert archived.archived_at is not None
+    assert archived.metadata == {"keep": "me"}
+    assert (await store.list_sessions(student_id="student-1")).total == 0
+    assert (await store.list_sessions(student_id="student-1", archived=True)).total == 1
+    assert (await store.list_sessions(student_id="student-1", archived=None)).total == 1
+    restored = await store.unarchive_session(session.id)
+    assert restored.archived_at is None
+    assert (await store.list_sessions(student_id="student-1")).total == 1
+
+
+async def test_delete_session_removes_messages(store: ChatStore) -> None:
+    session = await make_session(store)
+    user, _ = await make_exchange(store, session)
+    await store.delete_session(session.id)
+    with pytest.raises(SessionNotFound):
+        await store.get_session(session.id)
+    with pytest.raises(Exception, match="not found"):
+        await store.get_message(user.id)
+    with pytest.raises(SessionNotFound):
+        await store.delete_session(session.id)
+
+
+@pytest.mark.parametrize(
+    ("field", "kwargs"),
+    [
+        ("student_id", {"student_id": ""}),
+        ("student_id", {"student_id": "x" * 129}),
+        ("creator_id", {"creator_id": "   "}),
+        ("student_id", {"student_id": "a\x00b"}),
+        ("title", {"title": "bad\x00title"}),
+        ("metadata", {"metadata": {"k": "v\x00"}}),
+        ("context_video_ids[0]", {"context_video_ids": [""]}),
+        ("created_at", {"created_at": datetime(2026, 1, 1)}),  # noqa: DTZ001
+    ],
+)
+async def test_bad_session_input_names_field_and_writes_nothing(
+    store: ChatStore, field: str, kwargs: dict[str, object]
+) -> None:
+    with pytest.raises(InvalidInput) as info:
+        await make_session(store, **kwargs)
+    assert info.value.field.startswith(field)
+    assert (await store.list_sessions(archived=None)).total == 0
+
+
+async def test_session_ids_up_to_128_characters(store: ChatStore) -> None:
+    session = await make_session(store, student_id="s" * 128, creator_id="c" * 128)
+    assert session.student_id == "s" * 128
