@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
+import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -28,12 +28,9 @@ def _dsn(url: str, database: str) -> str:
     return f"{base}/{database}"
 
 
-async def _admin(statement: str) -> None:
-    connection = await asyncpg.connect(ADMIN_URL, timeout=5)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
+def _admin(statement: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as connection:
+        connection.execute(statement)  # type: ignore[call-overload]
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +38,8 @@ def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, migrated, dropped at the end."""
     name = f"chronos_test_{uuid.uuid4().hex[:12]}"
     try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
+        _admin(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is required in CI: {exc}")
         pytest.skip(f"no PostgreSQL server: {exc}")
@@ -55,7 +52,7 @@ def postgres_url() -> Iterator[str]:
 
     asyncio.run(migrate())
     yield url
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -70,8 +67,7 @@ async def _empty(store: ChatStore) -> None:
     if store.database.dialect != "postgresql":
         return
     tables = ", ".join(t.name for t in metadata.sorted_tables)
-    async with store.transaction() as db:
-        await db.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await store.database.write(lambda db: db.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")))
 
 
 @pytest.fixture

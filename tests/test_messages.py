@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection
 
 from chronos_chat import (
     ChatStore,
@@ -237,12 +238,14 @@ async def test_failed_transaction_leaves_no_trace(store: ChatStore) -> None:
     class Boom(Exception):
         pass
 
+    def session_message_then_failure(db: Connection) -> None:
+        session = sessions.create_session(db, student_id="s", creator_id="c")
+        new = messages.validate_message(session_id=session.id, role="user", content="hello")
+        messages.create_message(db, new, store.catalog)
+        raise Boom
+
     with pytest.raises(Boom):
-        async with store.transaction() as db:
-            session = await sessions.create_session(db, student_id="s", creator_id="c")
-            new = messages.validate_message(session_id=session.id, role="user", content="hello")
-            await messages.create_message(db, new, store.catalog)
-            raise Boom
+        await store.database.write(session_message_then_failure)
     assert (await store.list_sessions(archived=None)).total == 0
     assert await store.search_messages("hello") == []
 

@@ -10,10 +10,10 @@ import os
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, DateTime, Text, event, func, literal, literal_column, select
+from sqlalchemy import Boolean, Connection, DateTime, Engine, Text, event, func, literal, literal_column, select
+from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL, Dialect, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
 from chronos_chat.errors import InvalidInput
@@ -48,36 +48,40 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def resolve_url(url: str | URL | None) -> URL:
-    """Turn a plain URL (or the environment's, or the default file) into an async one."""
+    """Turn a plain URL (or the environment's, or the default file) into one with our driver."""
     raw = url or os.environ.get("CHRONOS_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_FILE}"
     parsed = make_url(raw) if isinstance(raw, str) else raw
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return parsed.set(drivername="sqlite+aiosqlite")
+        return parsed.set(drivername="sqlite+pysqlite")
     if backend in ("postgresql", "postgres"):
-        return parsed.set(drivername="postgresql+asyncpg")
+        return parsed.set(drivername="postgresql+psycopg")
     raise InvalidInput("url", f"unsupported database {backend!r}: use sqlite or postgresql")
 
 
 def create_engine(
     url: URL, *, sqlite_synchronous: SqliteSynchronous = "FULL", **kwargs: Any
-) -> AsyncEngine:
+) -> Engine:
     """Create the engine with the settings that keep each backend safe and fast."""
+    # Connections are returned rolled back by Connection.close(); a second reset is a wasted trip.
+    kwargs.setdefault("pool_reset_on_return", None)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 0)
     if url.get_backend_name() != "sqlite":
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 10)
-        kwargs.setdefault("pool_pre_ping", True)
-        return create_async_engine(url, **kwargs)
-    engine = create_async_engine(url, **kwargs)
+        return sa_create_engine(url, **kwargs)
+    if url.database in (None, "", ":memory:"):
+        raise InvalidInput("url", "use a SQLite file: an in-memory database is private to one connection")
+    kwargs.setdefault("connect_args", {"check_same_thread": False})
+    engine = sa_create_engine(url, **kwargs)
     _configure_sqlite(engine, sqlite_synchronous)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine, synchronous: SqliteSynchronous) -> None:
+def _configure_sqlite(engine: Engine, synchronous: SqliteSynchronous) -> None:
     if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
         raise InvalidInput("sqlite_synchronous", "must be OFF, NORMAL, FULL or EXTRA")
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # pysqlite's own transaction handling would BEGIN too late (DEFERRED, on the first
         # write); turn it off so the "begin" hook below decides.
@@ -89,7 +93,7 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: SqliteSynchronous) -> No
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Write transactions take the write lock up front, so a read-then-write (such as
         # get-or-create) can never interleave with another writer.
@@ -97,20 +101,20 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: SqliteSynchronous) -> No
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def is_sqlite(db: AsyncConnection) -> bool:
+def is_sqlite(db: Connection) -> bool:
     """Whether the connection talks to SQLite."""
     return db.dialect.name == "sqlite"
 
 
-async def lock_pair(db: AsyncConnection, student_id: str, creator_id: str) -> None:
+def lock_pair(db: Connection, student_id: str, creator_id: str) -> None:
     """Serialize get-or-create for one (student, creator) pair until the transaction ends."""
     if is_sqlite(db):
         return  # BEGIN IMMEDIATE already holds the database's only write lock.
     key = f"chronos-chat:{student_id}\x1f{creator_id}"
-    await db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+    db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
 
 
-def json_array_contains_any(db: AsyncConnection, column: Any, values: list[str]) -> Any:
+def json_array_contains_any(db: Connection, column: Any, values: list[str]) -> Any:
     """A condition: the JSON array in ``column`` holds at least one of ``values``."""
     if is_sqlite(db):
         each = func.json_each(column).table_valued("value")
@@ -118,7 +122,7 @@ def json_array_contains_any(db: AsyncConnection, column: Any, values: list[str])
     return column.op("?|", return_type=Boolean)(literal(values, ARRAY(Text)))
 
 
-def message_match_sql(db: AsyncConnection) -> str:
+def message_match_sql(db: Connection) -> str:
     """SQL that yields (message pk, score: lower is better) for messages matching ``:q``."""
     if is_sqlite(db):
         return (
@@ -132,7 +136,7 @@ def message_match_sql(db: AsyncConnection) -> str:
     )
 
 
-def title_match_sql(db: AsyncConnection) -> str:
+def title_match_sql(db: Connection) -> str:
     """SQL that yields (session pk, score: lower is better) for titles matching ``:q``."""
     if is_sqlite(db):
         return (
@@ -146,7 +150,7 @@ def title_match_sql(db: AsyncConnection) -> str:
     )
 
 
-def snippet_sql(db: AsyncConnection) -> str:
+def snippet_sql(db: Connection) -> str:
     """SQL that yields (session_id, snippet) of the best match of ``:q`` in sessions ``:ids``."""
     if is_sqlite(db):
         # Grouped with min(): SQLite takes the bare column from the row holding the minimum.
@@ -170,7 +174,7 @@ def snippet_sql(db: AsyncConnection) -> str:
     )
 
 
-def fts_query(db: AsyncConnection, query: str) -> str:
+def fts_query(db: Connection, query: str) -> str:
     """The user's words as the backend's full-text query (every word must match)."""
     if not is_sqlite(db):
         return query

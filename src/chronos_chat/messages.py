@@ -10,20 +10,41 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Float, Integer, Row, delete, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Integer,
+    Row,
+    String,
+    Uuid,
+    bindparam,
+    case,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import Connection
 
 from chronos_chat import dialects
 from chronos_chat.costs import price_usage
-from chronos_chat.errors import IdempotencyConflict, InvalidInput, MessageNotFound, UnknownModel
-from chronos_chat.models import ChatMessage, Revision, Role, TokenUsage, VideoReference, VideoReferenceIn
+from chronos_chat.dialects import UTCDateTime
+from chronos_chat.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    MessageNotFound,
+    SessionNotFound,
+    UnknownModel,
+)
+from chronos_chat.models import ChatMessage, ChatSession, Revision, Role, TokenUsage, VideoReference, VideoReferenceIn
 from chronos_chat.money import from_nanos, to_nanos
 from chronos_chat.pricing import PriceCatalog
 from chronos_chat.schema import chat_messages, chat_sessions, message_revisions, video_references
-from chronos_chat.sessions import UNSET, Unset, fetch_session_row, now_utc
+from chronos_chat.sessions import UNSET, Unset, fetch_session_row, now_utc, session_from_row
 from chronos_chat.usage import Usage, normalize_usage
 from chronos_chat.validation import (
     check_aware,
@@ -112,43 +133,78 @@ def message_cost_nanos(message: NewMessage, at: datetime, catalog: PriceCatalog)
     return to_nanos(breakdown.total_cost)
 
 
-async def create_message(db: AsyncConnection, message: NewMessage, catalog: PriceCatalog) -> ChatMessage:
+# Built once: a statement made per call spends more time on its cache key than on SQLite.
+_BUMP_SESSION = (
+    update(chat_sessions)
+    .where(S.id == bindparam("b_session_id", type_=Uuid))
+    .values(
+        last_seq=S.last_seq + 1,
+        message_count=S.message_count + 1,
+        total_tokens=S.total_tokens + bindparam("b_tokens", type_=BigInteger),
+        total_cost_nanos=S.total_cost_nanos + bindparam("b_cost", type_=BigInteger),
+        unpriced_message_count=S.unpriced_message_count + bindparam("b_unpriced", type_=Integer),
+        last_message_at=case(
+            (S.last_message_at < bindparam("b_at", type_=UTCDateTime), bindparam("b_at", type_=UTCDateTime)),
+            else_=S.last_message_at,
+        ),
+        updated_at=bindparam("b_now", type_=UTCDateTime),
+        preview=func.coalesce(S.preview, bindparam("b_preview", type_=String)),
+    )
+    .returning(S.last_seq, S.creator_id, S.student_id)
+)
+_LOCK_SESSION = select(S.id).where(S.id == bindparam("b_session_id", type_=Uuid)).with_for_update()
+_INSERT_MESSAGE = chat_messages.insert()
+# RETURNING makes SQLAlchemy send the rows as one multi-row INSERT (one round trip).
+_INSERT_REFERENCES = video_references.insert().returning(video_references.c.pk)
+
+
+def create_message(db: Connection, message: NewMessage, catalog: PriceCatalog) -> ChatMessage:
     """Write the message, its references and the session's counters; the caller commits.
 
     With an idempotency key already used in the session, returns the first message and writes
     nothing; raises IdempotencyConflict if that message differs. Raises SessionNotFound.
     """
-    session = await fetch_session_row(db, message.session_id, for_update=True)
     if message.idempotency_key is not None:
-        existing = await _by_idempotency_key(db, message)
+        # Lock first so a concurrent retry waits for this one and then finds its message.
+        if db.execute(_LOCK_SESSION, {"b_session_id": message.session_id}).first() is None:
+            raise SessionNotFound(message.session_id)
+        existing = _by_idempotency_key(db, message)
         if existing is not None:
             return existing
-    created_at = message.created_at or now_utc()
+    created_at = (message.created_at or now_utc()).astimezone(UTC)
     cost = message_cost_nanos(message, created_at, catalog)
-    seq = session.last_seq + 1
-    message_id = uuid.uuid4()
-    row = (
-        await db.execute(
-            chat_messages.insert()
-            .values(_message_values(message, message_id, session, seq, cost, created_at))
-            .returning(chat_messages)
-        )
-    ).one()
-    await _insert_references(db, message, message_id, session, created_at)
-    await _bump_session(db, session, message, seq, cost, created_at)
-    return _to_model(row, [_reference_model(r) for r in message.references])
+    preview = message.content[:PREVIEW_LENGTH] if message.role == "user" else None
+    bumped = db.execute(
+        _BUMP_SESSION,
+        {
+            "b_session_id": message.session_id,
+            "b_tokens": message.usage.total_tokens,
+            "b_cost": cost or 0,
+            "b_unpriced": 1 if cost is None else 0,
+            "b_at": created_at,
+            "b_now": now_utc(),
+            "b_preview": preview,
+        },
+    ).first()
+    if bumped is None:
+        raise SessionNotFound(message.session_id)
+    values = _message_values(message, uuid.uuid4(), bumped, cost, created_at)
+    db.execute(_INSERT_MESSAGE, values)
+    if message.references:
+        db.execute(_INSERT_REFERENCES, _reference_rows(message, values))
+    return _written_model(message, values)
 
 
 def _message_values(
-    message: NewMessage, message_id: uuid.UUID, session: Row[Any], seq: int, cost: int | None, at: datetime
+    message: NewMessage, message_id: uuid.UUID, session: Row[Any], cost: int | None, at: datetime
 ) -> dict[str, Any]:
     usage = message.usage
     return {
         "id": message_id,
-        "session_id": session.id,
+        "session_id": message.session_id,
         "creator_id": session.creator_id,
         "student_id": session.student_id,
-        "seq": seq,
+        "seq": session.last_seq,
         "role": message.role,
         "content": message.content,
         "input_tokens": usage.input_tokens,
@@ -167,17 +223,13 @@ def _message_values(
     }
 
 
-async def _insert_references(
-    db: AsyncConnection, message: NewMessage, message_id: uuid.UUID, session: Row[Any], at: datetime
-) -> None:
-    if not message.references:
-        return
-    rows = [
+def _reference_rows(message: NewMessage, values: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
         {
-            "message_id": message_id,
-            "session_id": session.id,
-            "creator_id": session.creator_id,
-            "created_at": at,
+            "message_id": values["id"],
+            "session_id": values["session_id"],
+            "creator_id": values["creator_id"],
+            "created_at": values["created_at"],
             "position": position,
             "video_id": ref.video_id,
             "video_title": ref.video_title,
@@ -187,29 +239,40 @@ async def _insert_references(
         }
         for position, ref in enumerate(message.references)
     ]
-    await db.execute(video_references.insert(), rows)
 
 
-async def _bump_session(
-    db: AsyncConnection, session: Row[Any], message: NewMessage, seq: int, cost: int | None, at: datetime
-) -> None:
-    values: dict[str, Any] = {
-        "last_seq": seq,
-        "message_count": S.message_count + 1,
-        "total_tokens": S.total_tokens + message.usage.total_tokens,
-        "total_cost_nanos": S.total_cost_nanos + (cost or 0),
-        "unpriced_message_count": S.unpriced_message_count + (1 if cost is None else 0),
-        "last_message_at": max(session.last_message_at, at),
-        "updated_at": now_utc(),
-    }
-    if message.role == "user" and session.preview is None:
-        values["preview"] = message.content[:PREVIEW_LENGTH]
-    await db.execute(update(chat_sessions).where(S.id == session.id).values(values))
+def _written_model(message: NewMessage, values: dict[str, Any]) -> ChatMessage:
+    usage = message.usage
+    cost = values["cost_nanos"]
+    return ChatMessage(
+        id=values["id"],
+        session_id=message.session_id,
+        seq=values["seq"],
+        role=message.role,
+        content=message.content,
+        token_count=usage.total_tokens,
+        model=message.model,
+        usage=TokenUsage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            embedding_tokens=usage.embedding_tokens,
+            embedding_queries=usage.embedding_queries,
+            embedding_model=usage.embedding_model,
+            cost=None if cost is None else from_nanos(cost),
+        ),
+        response_time_ms=message.response_time_ms,
+        metadata=message.metadata,
+        video_references=[VideoReference(**ref.model_dump()) for ref in message.references],
+        created_at=values["created_at"],
+        edited_at=None,
+    )
 
 
-async def _by_idempotency_key(db: AsyncConnection, message: NewMessage) -> ChatMessage | None:
+def _by_idempotency_key(db: Connection, message: NewMessage) -> ChatMessage | None:
     row = (
-        await db.execute(
+        db.execute(
             select(chat_messages).where(
                 M.session_id == message.session_id, M.idempotency_key == message.idempotency_key
             )
@@ -221,7 +284,7 @@ async def _by_idempotency_key(db: AsyncConnection, message: NewMessage) -> ChatM
         raise IdempotencyConflict(
             f"idempotency key {message.idempotency_key!r} was used for a different message"
         )
-    return (await _with_references(db, [row]))[0]
+    return (_with_references(db, [row]))[0]
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -268,7 +331,7 @@ def _to_model(row: Row[Any], references: list[VideoReference]) -> ChatMessage:
     )
 
 
-async def _with_references(db: AsyncConnection, rows: Sequence[Row[Any]]) -> list[ChatMessage]:
+def _with_references(db: Connection, rows: Sequence[Row[Any]]) -> list[ChatMessage]:
     if not rows:
         return []
     ids = [row.id for row in rows]
@@ -280,13 +343,13 @@ async def _with_references(db: AsyncConnection, rows: Sequence[Row[Any]]) -> lis
     else:
         query = query.where(R.message_id.in_(ids))
     by_message: dict[uuid.UUID, list[VideoReference]] = defaultdict(list)
-    for ref in (await db.execute(query)).all():
+    for ref in db.execute(query).all():
         by_message[ref.message_id].append(_reference_model(ref))
     return [_to_model(row, by_message.get(row.id, [])) for row in rows]
 
 
-async def get_messages(
-    db: AsyncConnection,
+def get_messages(
+    db: Connection,
     session_id: uuid.UUID,
     *,
     limit: int | None = None,
@@ -294,65 +357,71 @@ async def get_messages(
     role: str | None = None,
 ) -> list[ChatMessage]:
     """The session's messages in order (all when ``limit`` is None); raises SessionNotFound."""
-    await fetch_session_row(db, session_id)
+    fetch_session_row(db, session_id)
     check_count("offset", offset)
     if limit is not None and (check_count("limit", limit) == 0):
         raise InvalidInput("limit", "must be at least 1")
     query = select(chat_messages).where(M.session_id == session_id).order_by(M.seq)
     if role is not None:
         query = query.where(M.role == check_role(role))
-    rows = (await db.execute(query.limit(limit).offset(offset or None))).all()
-    return await _with_references(db, rows)
+    rows = db.execute(query.limit(limit).offset(offset or None)).all()
+    return _with_references(db, rows)
 
 
-async def get_messages_with_video_refs(db: AsyncConnection, session_id: uuid.UUID) -> list[ChatMessage]:
+def get_session_with_messages(db: Connection, session_id: uuid.UUID) -> ChatSession:
+    """The session with all its messages, from one snapshot; raises SessionNotFound."""
+    session = session_from_row(fetch_session_row(db, session_id))
+    return session.model_copy(update={"messages": get_messages(db, session.id)})
+
+
+def get_messages_with_video_refs(db: Connection, session_id: uuid.UUID) -> list[ChatMessage]:
     """The session's messages that cite at least one video, in order."""
-    await fetch_session_row(db, session_id)
+    fetch_session_row(db, session_id)
     cites = select(R.pk).where(R.message_id == M.id).exists()
     query = select(chat_messages).where(M.session_id == session_id, cites).order_by(M.seq)
-    return await _with_references(db, (await db.execute(query)).all())
+    return _with_references(db, db.execute(query).all())
 
 
-async def fetch_message_row(db: AsyncConnection, message_id: uuid.UUID | str) -> Row[Any]:
+def fetch_message_row(db: Connection, message_id: uuid.UUID | str) -> Row[Any]:
     """The message's row; raises MessageNotFound."""
     try:
         mid = message_id if isinstance(message_id, uuid.UUID) else uuid.UUID(str(message_id))
     except ValueError:
         raise MessageNotFound(message_id) from None
-    row = (await db.execute(select(chat_messages).where(M.id == mid))).one_or_none()
+    row = db.execute(select(chat_messages).where(M.id == mid)).one_or_none()
     if row is None:
         raise MessageNotFound(message_id)
     return row
 
 
-async def get_message(db: AsyncConnection, message_id: uuid.UUID) -> ChatMessage:
+def get_message(db: Connection, message_id: uuid.UUID) -> ChatMessage:
     """One message with its references; raises MessageNotFound."""
-    return (await _with_references(db, [await fetch_message_row(db, message_id)]))[0]
+    return (_with_references(db, [fetch_message_row(db, message_id)]))[0]
 
 
-async def count_messages_by_role(db: AsyncConnection, session_id: uuid.UUID) -> dict[str, int]:
+def count_messages_by_role(db: Connection, session_id: uuid.UUID) -> dict[str, int]:
     """How many user, assistant and system messages the session holds."""
-    await fetch_session_row(db, session_id)
+    fetch_session_row(db, session_id)
     query = select(M.role, func.count()).where(M.session_id == session_id).group_by(M.role)
     counts = {"user": 0, "assistant": 0, "system": 0}
-    counts.update({role: n for role, n in (await db.execute(query)).all()})
+    counts.update({role: n for role, n in db.execute(query).all()})
     return counts
 
 
-async def get_conversation_history(
-    db: AsyncConnection, session_id: uuid.UUID, limit: int | None = None
+def get_conversation_history(
+    db: Connection, session_id: uuid.UUID, limit: int | None = None
 ) -> list[dict[str, str]]:
     """The last ``limit`` messages (all if None), oldest first, as LLM-ready role/content dicts."""
-    await fetch_session_row(db, session_id)
+    fetch_session_row(db, session_id)
     if limit is not None and not check_count("limit", limit):
         raise InvalidInput("limit", "must be at least 1")
     query = select(M.role, M.content).where(M.session_id == session_id)
-    rows = (await db.execute(query.order_by(M.seq.desc()).limit(limit))).all()
+    rows = (db.execute(query.order_by(M.seq.desc()).limit(limit))).all()
     return [{"role": role, "content": content} for role, content in reversed(rows)]
 
 
-async def search_messages(
-    db: AsyncConnection,
+def search_messages(
+    db: Connection,
     query: str,
     *,
     session_id: uuid.UUID | None = None,
@@ -373,15 +442,15 @@ async def search_messages(
         statement = statement.where(M.creator_id == check_external_id("creator_id", creator_id))
     if student_id is not None:
         statement = statement.where(M.student_id == check_external_id("student_id", student_id))
-    rows = (await db.execute(statement.order_by(mm.c.score, M.pk).limit(limit))).all()
-    return await _with_references(db, rows)
+    rows = db.execute(statement.order_by(mm.c.score, M.pk).limit(limit)).all()
+    return _with_references(db, rows)
 
 
 # --- editing ------------------------------------------------------------------------------
 
 
-async def update_message(
-    db: AsyncConnection,
+def update_message(
+    db: Connection,
     message_id: uuid.UUID,
     *,
     content: str | Unset = UNSET,
@@ -389,7 +458,7 @@ async def update_message(
     max_content_length: int = DEFAULT_MAX_CONTENT,
 ) -> ChatMessage:
     """Edit a message: the old content is kept as a revision and ``edited_at`` is set."""
-    row = await fetch_message_row(db, message_id)
+    row = fetch_message_row(db, message_id)
     values: dict[str, Any] = {}
     if not isinstance(metadata, Unset):
         values["metadata"] = check_metadata("metadata", metadata)
@@ -397,33 +466,33 @@ async def update_message(
         values["content"] = check_text("content", content, max_length=max_content_length)
         now = now_utc()
         values["edited_at"] = now
-        await db.execute(
+        db.execute(
             message_revisions.insert().values(message_id=row.id, content=row.content, replaced_at=now)
         )
     if not values:
-        return await get_message(db, row.id)
-    await db.execute(update(chat_messages).where(M.id == row.id).values(values))
+        return get_message(db, row.id)
+    db.execute(update(chat_messages).where(M.id == row.id).values(values))
     if "content" in values and row.role == "user":
-        await _refresh_session_summary(db, row.session_id)
-    return await get_message(db, row.id)
+        _refresh_session_summary(db, row.session_id)
+    return get_message(db, row.id)
 
 
-async def get_revisions(db: AsyncConnection, message_id: uuid.UUID) -> list[Revision]:
+def get_revisions(db: Connection, message_id: uuid.UUID) -> list[Revision]:
     """The message's earlier contents, oldest first."""
-    row = await fetch_message_row(db, message_id)
+    row = fetch_message_row(db, message_id)
     query = (
         select(message_revisions.c.content, message_revisions.c.replaced_at)
         .where(message_revisions.c.message_id == row.id)
         .order_by(message_revisions.c.pk)
     )
-    return [Revision(content=c, replaced_at=t) for c, t in (await db.execute(query)).all()]
+    return [Revision(content=c, replaced_at=t) for c, t in db.execute(query).all()]
 
 
-async def delete_message(db: AsyncConnection, message_id: uuid.UUID) -> None:
+def delete_message(db: Connection, message_id: uuid.UUID) -> None:
     """Delete a message and its references; the session's counters stay exact."""
-    row = await fetch_message_row(db, message_id)
-    await fetch_session_row(db, row.session_id, for_update=True)
-    await db.execute(delete(chat_messages).where(M.id == row.id))
+    row = fetch_message_row(db, message_id)
+    fetch_session_row(db, row.session_id, for_update=True)
+    db.execute(delete(chat_messages).where(M.id == row.id))
     tokens = (
         row.input_tokens
         + row.output_tokens
@@ -431,7 +500,7 @@ async def delete_message(db: AsyncConnection, message_id: uuid.UUID) -> None:
         + row.cache_write_tokens
         + row.embedding_tokens
     )
-    await db.execute(
+    db.execute(
         update(chat_sessions)
         .where(S.id == row.session_id)
         .values(
@@ -442,10 +511,10 @@ async def delete_message(db: AsyncConnection, message_id: uuid.UUID) -> None:
             updated_at=now_utc(),
         )
     )
-    await _refresh_session_summary(db, row.session_id)
+    _refresh_session_summary(db, row.session_id)
 
 
-async def _refresh_session_summary(db: AsyncConnection, session_id: uuid.UUID) -> None:
+def _refresh_session_summary(db: Connection, session_id: uuid.UUID) -> None:
     """Recompute the preview and last activity from the remaining messages (one session)."""
     first_user = (
         select(func.substr(M.content, 1, PREVIEW_LENGTH))
@@ -455,7 +524,7 @@ async def _refresh_session_summary(db: AsyncConnection, session_id: uuid.UUID) -
         .scalar_subquery()
     )
     last = select(func.max(M.created_at)).where(M.session_id == session_id).scalar_subquery()
-    await db.execute(
+    db.execute(
         update(chat_sessions)
         .where(S.id == session_id)
         .values(preview=first_user, last_message_at=func.coalesce(last, S.created_at))

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -42,6 +43,10 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 RowId = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
 ExternalId = String(128)
+ACTIVE = {
+    "sqlite_where": text("archived_at IS NULL"),
+    "postgresql_where": text("archived_at IS NULL"),
+}
 
 chat_sessions = Table(
     "chat_sessions",
@@ -63,9 +68,12 @@ chat_sessions = Table(
     Column("total_tokens", BigInteger, nullable=False, server_default="0"),
     Column("total_cost_nanos", BigInteger, nullable=False, server_default="0"),
     Column("unpriced_message_count", Integer, nullable=False, server_default="0"),
-    Index("ix_chat_sessions_student_last", "student_id", "last_message_at"),
-    Index("ix_chat_sessions_student_creator_last", "student_id", "creator_id", "last_message_at"),
-    Index("ix_chat_sessions_creator_last", "creator_id", "last_message_at"),
+    # Lists and get-or-create read active sessions by recency: partial indexes keep them small
+    # and let counts run on the index alone.
+    Index("ix_chat_sessions_student_active", "student_id", "last_message_at", **ACTIVE),
+    Index("ix_chat_sessions_pair_active", "student_id", "creator_id", "last_message_at", **ACTIVE),
+    Index("ix_chat_sessions_creator_active", "creator_id", "last_message_at", **ACTIVE),
+    Index("ix_chat_sessions_student_created", "student_id", "created_at"),
     Index("ix_chat_sessions_creator_created", "creator_id", "created_at"),
 )
 

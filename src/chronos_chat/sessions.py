@@ -28,7 +28,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from chronos_chat import dialects
@@ -109,7 +109,7 @@ class SessionFilters:
             check_video_ids("video_ids", self.video_ids)
         return self
 
-    def conditions(self, db: AsyncConnection) -> list[ColumnElement[bool]]:
+    def conditions(self, db: Connection) -> list[ColumnElement[bool]]:
         """The WHERE conditions on ``chat_sessions`` these filters stand for."""
         where: list[ColumnElement[bool]] = []
         if self.student_id is not None:
@@ -131,7 +131,7 @@ class SessionFilters:
         return where
 
 
-def _touches_videos(db: AsyncConnection, video_ids: list[str]) -> ColumnElement[bool]:
+def _touches_videos(db: Connection, video_ids: list[str]) -> ColumnElement[bool]:
     cited = (
         select(video_references.c.pk)
         .where(video_references.c.session_id == S.id, video_references.c.video_id.in_(video_ids))
@@ -184,8 +184,8 @@ def _list_item(row: Row[Any], snippet: str | None = None) -> ChatSessionListItem
     )
 
 
-async def create_session(
-    db: AsyncConnection,
+def create_session(
+    db: Connection,
     *,
     student_id: str,
     creator_id: str,
@@ -205,30 +205,30 @@ async def create_session(
     }
     when = check_aware("created_at", created_at) or now_utc()
     values |= {"created_at": when, "updated_at": when, "last_message_at": when}
-    row = (await db.execute(chat_sessions.insert().values(values).returning(chat_sessions))).one()
+    row = db.execute(chat_sessions.insert().values(values).returning(chat_sessions)).one()
     return session_from_row(row)
 
 
-async def fetch_session_row(
-    db: AsyncConnection, session_id: uuid.UUID, *, for_update: bool = False
+def fetch_session_row(
+    db: Connection, session_id: uuid.UUID, *, for_update: bool = False
 ) -> Row[Any]:
     """The session's row; raises SessionNotFound. ``for_update`` locks it (PostgreSQL)."""
     query = select(chat_sessions).where(S.id == _as_uuid(session_id))
     if for_update:
         query = query.with_for_update()
-    row = (await db.execute(query)).one_or_none()
+    row = db.execute(query).one_or_none()
     if row is None:
         raise SessionNotFound(session_id)
     return row
 
 
-async def get_session(db: AsyncConnection, session_id: uuid.UUID) -> ChatSession:
+def get_session(db: Connection, session_id: uuid.UUID) -> ChatSession:
     """The session (archived or not); raises SessionNotFound."""
-    return session_from_row(await fetch_session_row(db, session_id))
+    return session_from_row(fetch_session_row(db, session_id))
 
 
-async def get_or_create_session(
-    db: AsyncConnection,
+def get_or_create_session(
+    db: Connection,
     student_id: str,
     creator_id: str,
     context_video_ids: Iterable[str] = (),
@@ -245,10 +245,10 @@ async def get_or_create_session(
     videos = check_video_ids("context_video_ids", context_video_ids)
     if reuse_window <= timedelta(0):
         raise InvalidInput("reuse_window", "must be positive")
-    await dialects.lock_pair(db, student_id, creator_id)
+    dialects.lock_pair(db, student_id, creator_id)
     now = now_utc()
     recent = (
-        await db.execute(
+        db.execute(
             select(chat_sessions)
             .where(
                 S.student_id == student_id,
@@ -261,19 +261,19 @@ async def get_or_create_session(
         )
     ).one_or_none()
     if recent is None:
-        created = await create_session(
+        created = create_session(
             db, student_id=student_id, creator_id=creator_id, context_video_ids=videos
         )
         return created, True
     session = session_from_row(recent)
     merged = list(dict.fromkeys([*session.context_video_ids, *videos]))
     if merged != session.context_video_ids:
-        session = await update_session(db, session.id, context_video_ids=merged)
+        session = update_session(db, session.id, context_video_ids=merged)
     return session, False
 
 
-async def update_session(
-    db: AsyncConnection,
+def update_session(
+    db: Connection,
     session_id: uuid.UUID,
     *,
     title: str | None | Unset = UNSET,
@@ -288,29 +288,29 @@ async def update_session(
         values["context_video_ids"] = check_video_ids("context_video_ids", context_video_ids)
     if not isinstance(metadata, Unset):
         values["metadata"] = check_metadata("metadata", metadata)
-    return await _update(db, session_id, values)
+    return _update(db, session_id, values)
 
 
-async def _update(db: AsyncConnection, session_id: uuid.UUID, values: dict[str, Any]) -> ChatSession:
+def _update(db: Connection, session_id: uuid.UUID, values: dict[str, Any]) -> ChatSession:
     values = {**values, "updated_at": now_utc()}
     query = update(chat_sessions).where(S.id == _as_uuid(session_id)).values(values)
-    row = (await db.execute(query.returning(chat_sessions))).one_or_none()
+    row = db.execute(query.returning(chat_sessions)).one_or_none()
     if row is None:
         raise SessionNotFound(session_id)
     return session_from_row(row)
 
 
-async def set_archived(db: AsyncConnection, session_id: uuid.UUID, archived: bool) -> ChatSession:
+def set_archived(db: Connection, session_id: uuid.UUID, archived: bool) -> ChatSession:
     """Archive (soft-delete) or restore a session; metadata is left as it is."""
-    current = await get_session(db, session_id)
+    current = get_session(db, session_id)
     if current.is_archived == archived:
         return current
-    return await _update(db, session_id, {"archived_at": now_utc() if archived else None})
+    return _update(db, session_id, {"archived_at": now_utc() if archived else None})
 
 
-async def delete_session(db: AsyncConnection, session_id: uuid.UUID) -> None:
+def delete_session(db: Connection, session_id: uuid.UUID) -> None:
     """Delete the session and, by cascade, its messages and references; raises SessionNotFound."""
-    result = await db.execute(delete(chat_sessions).where(S.id == _as_uuid(session_id)))
+    result = db.execute(delete(chat_sessions).where(S.id == _as_uuid(session_id)))
     if result.rowcount == 0:
         raise SessionNotFound(session_id)
 
@@ -326,11 +326,11 @@ def _order(sort_by: str, sort_order: str) -> list[Any]:
     return [column.asc(), S.pk.asc()]
 
 
-async def _page(
-    db: AsyncConnection, query: Select[Any], count: Select[Any], page: int, limit: int
+def _page(
+    db: Connection, query: Select[Any], count: Select[Any], page: int, limit: int
 ) -> tuple[list[Row[Any]], int]:
-    total = (await db.execute(count)).scalar_one()
-    rows = list((await db.execute(query.limit(limit).offset((page - 1) * limit))).all())
+    total = db.execute(count).scalar_one()
+    rows = list((db.execute(query.limit(limit).offset((page - 1) * limit))).all())
     return rows, total
 
 
@@ -340,8 +340,8 @@ def _paged(items: list[ChatSessionListItem], total: int, page: int, limit: int) 
     )
 
 
-async def list_sessions(
-    db: AsyncConnection,
+def list_sessions(
+    db: Connection,
     filters: SessionFilters,
     *,
     page: int = 1,
@@ -354,12 +354,12 @@ async def list_sessions(
     where = filters.checked().conditions(db)
     query = select(*LIST_COLUMNS).where(*where).order_by(*_order(sort_by, sort_order))
     count = select(func.count()).select_from(chat_sessions).where(*where)
-    rows, total = await _page(db, query, count, page, limit)
+    rows, total = _page(db, query, count, page, limit)
     return _paged([_list_item(r) for r in rows], total, page, limit)
 
 
-async def search_sessions(
-    db: AsyncConnection,
+def search_sessions(
+    db: Connection,
     query: str,
     filters: SessionFilters,
     *,
@@ -376,13 +376,13 @@ async def search_sessions(
     base = select(*LIST_COLUMNS, ranked.c.score).join(ranked, ranked.c.sid == S.id).where(*where)
     ordered = base.order_by(ranked.c.score, S.last_message_at.desc(), S.pk.desc())
     count = select(func.count()).select_from(chat_sessions.join(ranked, ranked.c.sid == S.id))
-    rows, total = await _page(db, ordered, count.where(*where), page, limit)
-    snippets = await _snippets(db, q, [r.id for r in rows])
+    rows, total = _page(db, ordered, count.where(*where), page, limit)
+    snippets = _snippets(db, q, [r.id for r in rows])
     items = [_list_item(r, snippets.get(r.id) or r.title) for r in rows]
     return _paged(items, total, page, limit)
 
 
-def _ranked_matches(db: AsyncConnection, filters: SessionFilters, q: str) -> Any:
+def _ranked_matches(db: Connection, filters: SessionFilters, q: str) -> Any:
     M = chat_messages.c
     messages = text(dialects.message_match_sql(db)).bindparams(q=q)
     mm = messages.columns(pk=Integer, score=Float).subquery("mm")
@@ -403,24 +403,24 @@ def _ranked_matches(db: AsyncConnection, filters: SessionFilters, q: str) -> Any
     )
 
 
-async def _snippets(db: AsyncConnection, q: str, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+def _snippets(db: Connection, q: str, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     if not session_ids:
         return {}
     statement = text(dialects.snippet_sql(db)).bindparams(
         bindparam("q", q), bindparam("ids", session_ids, expanding=True, type_=Uuid)
     )
     statement = statement.columns(session_id=Uuid)  # type: ignore[assignment]
-    rows = (await db.execute(statement)).all()
+    rows = db.execute(statement).all()
     return {row.session_id: row.snippet for row in rows}
 
 
-async def get_session_count(
-    db: AsyncConnection, student_id: str, *, creator_id: str | None = None, archived: bool | None = False
+def get_session_count(
+    db: Connection, student_id: str, *, creator_id: str | None = None, archived: bool | None = False
 ) -> int:
     """How many sessions the student has (active ones unless ``archived`` says otherwise)."""
     filters = SessionFilters(student_id=student_id, creator_id=creator_id, archived=archived)
     where = filters.checked().conditions(db)
-    return int((await db.execute(select(func.count()).select_from(chat_sessions).where(*where))).scalar_one())
+    return int((db.execute(select(func.count()).select_from(chat_sessions).where(*where))).scalar_one())
 
 
 def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:

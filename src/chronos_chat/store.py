@@ -4,14 +4,12 @@ every operation to the domain modules, each in one transaction."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chronos_chat import messages, sessions
 from chronos_chat.database import Database
@@ -75,12 +73,6 @@ class ChatStore:
     ) -> None:
         await self.close()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction for several domain calls: one commit, or none at all."""
-        async with self.database.transaction() as db:
-            yield db
-
     async def migrate(self) -> None:
         """Bring the schema up to date (what ``chronos-chat migrate`` does)."""
         await self.database.migrate()
@@ -98,10 +90,7 @@ class ChatStore:
         created_at: datetime | None = None,
     ) -> ChatSession:
         """Start a new session. Raises InvalidInput."""
-        async with self.transaction() as db:
-            return await sessions.create_session(
-                db,
-                student_id=student_id,
+        return await self.database.write(sessions.create_session, student_id=student_id,
                 creator_id=creator_id,
                 title=title,
                 context_video_ids=context_video_ids,
@@ -111,12 +100,9 @@ class ChatStore:
 
     async def get_session(self, session_id: uuid.UUID, include_messages: bool = False) -> ChatSession:
         """A session, with its messages if asked. Raises SessionNotFound."""
-        async with self.database.read() as db:
-            session = await sessions.get_session(db, session_id)
-            if include_messages:
-                found = await messages.get_messages(db, session.id)
-                session = session.model_copy(update={"messages": found})
-            return session
+        if include_messages:
+            return await self.database.read(messages.get_session_with_messages, session_id)
+        return await self.database.read(sessions.get_session, session_id)
 
     async def get_or_create_session(
         self,
@@ -141,9 +127,7 @@ class ChatStore:
         reuse_window: timedelta = sessions.DEFAULT_REUSE_WINDOW,
     ) -> tuple[ChatSession, bool]:
         """Like ``get_or_create_session``, also telling whether the session was created."""
-        async with self.transaction() as db:
-            return await sessions.get_or_create_session(
-                db, student_id, creator_id, context_video_ids, reuse_window=reuse_window
+        return await self.database.write(sessions.get_or_create_session, student_id, creator_id, context_video_ids, reuse_window=reuse_window
             )
 
     async def update_session(
@@ -155,25 +139,20 @@ class ChatStore:
         metadata: Mapping[str, Any] | Unset = UNSET,
     ) -> ChatSession:
         """Change the title, context videos or metadata. Raises SessionNotFound, InvalidInput."""
-        async with self.transaction() as db:
-            return await sessions.update_session(
-                db, session_id, title=title, context_video_ids=context_video_ids, metadata=metadata
+        return await self.database.write(sessions.update_session, session_id, title=title, context_video_ids=context_video_ids, metadata=metadata
             )
 
     async def archive_session(self, session_id: uuid.UUID) -> ChatSession:
         """Soft-delete: hide from lists and never reuse; metadata kept. Raises SessionNotFound."""
-        async with self.transaction() as db:
-            return await sessions.set_archived(db, session_id, True)
+        return await self.database.write(sessions.set_archived, session_id, True)
 
     async def unarchive_session(self, session_id: uuid.UUID) -> ChatSession:
         """Bring an archived session back. Raises SessionNotFound."""
-        async with self.transaction() as db:
-            return await sessions.set_archived(db, session_id, False)
+        return await self.database.write(sessions.set_archived, session_id, False)
 
     async def delete_session(self, session_id: uuid.UUID) -> None:
         """Delete a session and all its messages for good. Raises SessionNotFound."""
-        async with self.transaction() as db:
-            await sessions.delete_session(db, session_id)
+        await self.database.write(sessions.delete_session, session_id)
 
     async def list_sessions(
         self,
@@ -195,9 +174,7 @@ class ChatStore:
         filters = SessionFilters(
             student_id, creator_id, from_date, to_date, has_title, min_messages, video_ids, archived
         )
-        async with self.database.read() as db:
-            return await sessions.list_sessions(
-                db, filters, page=page, limit=limit, sort_by=sort_by, sort_order=sort_order
+        return await self.database.read(sessions.list_sessions, filters, page=page, limit=limit, sort_by=sort_by, sort_order=sort_order
             )
 
     async def search_sessions(
@@ -219,18 +196,15 @@ class ChatStore:
         filters = SessionFilters(
             student_id, creator_id, from_date, to_date, has_title, min_messages, video_ids, archived
         )
-        async with self.database.read() as db:
-            return await sessions.search_sessions(db, query, filters, page=page, limit=limit)
+        return await self.database.read(sessions.search_sessions, query, filters, page=page, limit=limit)
 
     async def get_session_count(self, student_id: str, *, creator_id: str | None = None) -> int:
         """How many active sessions the student has (with one creator, if given)."""
-        async with self.database.read() as db:
-            return await sessions.get_session_count(db, student_id, creator_id=creator_id)
+        return await self.database.read(sessions.get_session_count, student_id, creator_id=creator_id)
 
     async def generate_and_set_title(self, session_id: uuid.UUID, first_message: str) -> str:
         """Title the session from its first message (Claude if configured, else offline)."""
-        async with self.database.read() as db:
-            await sessions.fetch_session_row(db, session_id)
+        await self.database.read(sessions.fetch_session_row, session_id)
         # The model is asked outside any transaction: a slow API must not hold a lock.
         title = await make_title(self.title_generator, first_message)
         await self.update_session(session_id, title=title)
@@ -273,8 +247,7 @@ class ChatStore:
             created_at=created_at,
             max_content_length=self.max_content_length,
         )
-        async with self.transaction() as db:
-            return await messages.create_message(db, new, self.catalog)
+        return await self.database.write(messages.create_message, new, self.catalog)
 
     async def get_messages(
         self,
@@ -284,13 +257,11 @@ class ChatStore:
         role: str | None = None,
     ) -> list[ChatMessage]:
         """The session's messages in order; all of them unless ``limit``. Raises SessionNotFound."""
-        async with self.database.read() as db:
-            return await messages.get_messages(db, session_id, limit=limit, offset=offset, role=role)
+        return await self.database.read(messages.get_messages, session_id, limit=limit, offset=offset, role=role)
 
     async def get_message(self, message_id: uuid.UUID) -> ChatMessage:
         """One message. Raises MessageNotFound."""
-        async with self.database.read() as db:
-            return await messages.get_message(db, message_id)
+        return await self.database.read(messages.get_message, message_id)
 
     async def update_message(
         self,
@@ -300,20 +271,16 @@ class ChatStore:
         metadata: Mapping[str, Any] | None | Unset = UNSET,
     ) -> ChatMessage:
         """Edit a message, keeping its previous content as a revision. Raises MessageNotFound."""
-        async with self.transaction() as db:
-            return await messages.update_message(
-                db, message_id, content=content, metadata=metadata, max_content_length=self.max_content_length
+        return await self.database.write(messages.update_message, message_id, content=content, metadata=metadata, max_content_length=self.max_content_length
             )
 
     async def get_message_revisions(self, message_id: uuid.UUID) -> list[Revision]:
         """A message's earlier contents, oldest first. Raises MessageNotFound."""
-        async with self.database.read() as db:
-            return await messages.get_revisions(db, message_id)
+        return await self.database.read(messages.get_revisions, message_id)
 
     async def delete_message(self, message_id: uuid.UUID) -> None:
         """Delete a message; the session's counters stay exact. Raises MessageNotFound."""
-        async with self.transaction() as db:
-            await messages.delete_message(db, message_id)
+        await self.database.write(messages.delete_message, message_id)
 
     async def get_message_count(self, session_id: uuid.UUID) -> int:
         """How many messages the session holds (a stored counter). Raises SessionNotFound."""
@@ -321,8 +288,7 @@ class ChatStore:
 
     async def count_messages_by_role(self, session_id: uuid.UUID) -> dict[str, int]:
         """Messages per role: user, assistant, system. Raises SessionNotFound."""
-        async with self.database.read() as db:
-            return await messages.count_messages_by_role(db, session_id)
+        return await self.database.read(messages.count_messages_by_role, session_id)
 
     async def search_messages(
         self,
@@ -333,22 +299,18 @@ class ChatStore:
         limit: int = 20,
     ) -> list[ChatMessage]:
         """Messages matching ``query`` (full-text), best first."""
-        async with self.database.read() as db:
-            return await messages.search_messages(
-                db, query, session_id=session_id, creator_id=creator_id, student_id=student_id, limit=limit
+        return await self.database.read(messages.search_messages, query, session_id=session_id, creator_id=creator_id, student_id=student_id, limit=limit
             )
 
     async def get_conversation_history(
         self, session_id: uuid.UUID, limit: int | None = None
     ) -> list[dict[str, str]]:
         """The last ``limit`` messages, oldest first, as ``{"role", "content"}`` for an LLM."""
-        async with self.database.read() as db:
-            return await messages.get_conversation_history(db, session_id, limit)
+        return await self.database.read(messages.get_conversation_history, session_id, limit)
 
     async def get_messages_with_video_refs(self, session_id: uuid.UUID) -> list[ChatMessage]:
         """The session's messages that cite videos. Raises SessionNotFound."""
-        async with self.database.read() as db:
-            return await messages.get_messages_with_video_refs(db, session_id)
+        return await self.database.read(messages.get_messages_with_video_refs, session_id)
 
 
 __all__ = ["ChatStore"]

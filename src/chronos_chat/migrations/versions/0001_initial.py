@@ -48,13 +48,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("pk", name="pk_chat_sessions"),
         sa.UniqueConstraint("id", name="uq_chat_sessions_id"),
     )
-    op.create_index("ix_chat_sessions_student_last", "chat_sessions", ["student_id", "last_message_at"])
+    active = {
+        "sqlite_where": sa.text("archived_at IS NULL"),
+        "postgresql_where": sa.text("archived_at IS NULL"),
+    }
     op.create_index(
-        "ix_chat_sessions_student_creator_last",
+        "ix_chat_sessions_student_active", "chat_sessions", ["student_id", "last_message_at"], **active
+    )
+    op.create_index(
+        "ix_chat_sessions_pair_active",
         "chat_sessions",
         ["student_id", "creator_id", "last_message_at"],
+        **active,
     )
-    op.create_index("ix_chat_sessions_creator_last", "chat_sessions", ["creator_id", "last_message_at"])
+    op.create_index(
+        "ix_chat_sessions_creator_active", "chat_sessions", ["creator_id", "last_message_at"], **active
+    )
+    op.create_index("ix_chat_sessions_student_created", "chat_sessions", ["student_id", "created_at"])
     op.create_index("ix_chat_sessions_creator_created", "chat_sessions", ["creator_id", "created_at"])
 
     op.create_table(

@@ -1,0 +1,171 @@
+"""The ``chronos-chat`` command: migrations, prices, the demo. Each command runs the async
+library with ``asyncio.run``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from chronos_chat.costs import calculate_complete_cost, format_cost
+from chronos_chat.errors import ChronosError
+from chronos_chat.pricing import catalog_to_dict, import_litellm, load_catalog
+from chronos_chat.sample_data import plan_sessions
+from chronos_chat.store import ChatStore
+
+app = typer.Typer(
+    help="Chat sessions, messages, exact costs and analytics for AI tutors.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+pricing_app = typer.Typer(help="The price catalog: show it, estimate with it, extend it.")
+app.add_typer(pricing_app, name="pricing")
+console = Console()
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", envvar="CHRONOS_DATABASE_URL", help="sqlite:///file.db or postgresql://..."),
+]
+
+
+def _fail(exc: ChronosError) -> typer.Exit:
+    console.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(code=1)
+
+
+@app.command()
+def migrate(database_url: DatabaseUrl = None) -> None:
+    """Apply the database migrations (what opening a ChatStore does by default)."""
+
+    async def run() -> str | None:
+        async with ChatStore(database_url) as store:
+            return await store.database.current_revision()
+
+    revision = asyncio.run(run())
+    console.print(f"database at revision [bold]{revision}[/bold]")
+
+
+@pricing_app.callback(invoke_without_command=True)
+def pricing(ctx: typer.Context) -> None:
+    """Print the catalog: every model, its prices per million tokens, since when, and source."""
+    if ctx.invoked_subcommand is not None:
+        return
+    catalog = load_catalog()
+    table = Table(title="Prices (USD per million tokens)")
+    for column in ("model", "aliases", "kind", "input", "output", "cache write", "cache read", "from"):
+        table.add_column(column)
+    for model in sorted(catalog.models.values(), key=lambda m: (m.kind, m.provider, m.id)):
+        for price in model.prices:
+            marker = " (default)" if model.id in (catalog.default_chat_model, catalog.default_embedding_model) else ""
+            table.add_row(
+                model.id + marker,
+                ", ".join(model.aliases),
+                model.kind,
+                str(price.input),
+                str(price.output) if model.kind == "chat" else "",
+                str(price.cache_write) if model.kind == "chat" else "",
+                str(price.cache_read) if model.kind == "chat" else "",
+                price.effective_from.isoformat(),
+            )
+    console.print(table)
+
+
+@pricing_app.command("estimate")
+def pricing_estimate(
+    model: Annotated[str | None, typer.Option(help="Chat model id or alias (default: the catalog's).")] = None,
+    input_tokens: Annotated[int, typer.Option("--input", min=0, help="Input tokens.")] = 0,
+    output_tokens: Annotated[int, typer.Option("--output", min=0, help="Output tokens.")] = 0,
+    embedding_queries: Annotated[int, typer.Option(min=0, help="Embedding queries (50 tokens each).")] = 0,
+) -> None:
+    """Print the cost breakdown of one exchange."""
+    try:
+        cost = calculate_complete_cost(
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            embedding_queries=embedding_queries,
+            model=model,
+        )
+    except ChronosError as exc:
+        raise _fail(exc) from exc
+    table = Table(title=f"Cost at {cost.model}")
+    table.add_column("part")
+    table.add_column("tokens", justify="right")
+    table.add_column("cost", justify="right")
+    table.add_row("input", f"{cost.input_tokens:,}", format_cost(cost.input_cost))
+    table.add_row("output", f"{cost.output_tokens:,}", format_cost(cost.output_cost))
+    table.add_row("embedding", f"{cost.embedding_tokens:,}", format_cost(cost.embedding_cost))
+    table.add_row("total", f"{cost.total_tokens:,}", f"{format_cost(cost.total_cost)} (${cost.total_cost})")
+    console.print(table)
+
+
+@pricing_app.command("import-litellm")
+def pricing_import_litellm(
+    source: Annotated[Path, typer.Argument(help="LiteLLM's model_prices_and_context_window.json.")],
+    output: Annotated[Path, typer.Option(help="Catalog file to write (use as CHRONOS_PRICING_FILE).")],
+    effective_from: Annotated[str | None, typer.Option(help="Date the prices hold from (default today).")] = None,
+) -> None:
+    """Merge LiteLLM's community price map into a catalog file; our own prices are kept."""
+    since = date.fromisoformat(effective_from) if effective_from else datetime.now(UTC).date()
+    try:
+        catalog = import_litellm(load_catalog(), source, effective_from=since)
+    except ChronosError as exc:
+        raise _fail(exc) from exc
+    output.write_text(json.dumps(catalog_to_dict(catalog), indent=1), encoding="utf-8")
+    console.print(f"wrote {len(catalog.models)} models to {output}")
+
+
+@app.command()
+def demo(
+    database_url: Annotated[
+        str, typer.Option("--database-url", help="Where to put the demo data.")
+    ] = "sqlite:///chronos-demo.db",
+    messages: Annotated[int, typer.Option(min=2, help="About how many messages to write.")] = 6000,
+    students: Annotated[int, typer.Option(min=1)] = 100,
+    creators: Annotated[int, typer.Option(min=1)] = 4,
+    days: Annotated[int, typer.Option(min=1)] = 60,
+) -> None:
+    """Fill a database with a realistic demo through the library, then say where to look."""
+    count = asyncio.run(_seed(database_url, messages, students, creators, days))
+    console.print(f"[green]demo ready:[/green] {count:,} messages in {database_url}")
+
+
+async def _seed(database_url: str, messages: int, students: int, creators: int, days: int) -> int:
+    plans = list(plan_sessions(messages=messages, creators=creators, students=students, days=days))
+    total = sum(len(p.messages) for p in plans)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    async with ChatStore(database_url) as store:
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("writing messages", total=total)
+            for plan in plans:
+                session = await store.create_session(
+                    student_id=plan.student_id,
+                    creator_id=plan.creator_id,
+                    context_video_ids=plan.context_video_ids,
+                    created_at=plan.created_at,
+                )
+                for message in plan.messages:
+                    await store.create_message(
+                        session_id=session.id,
+                        role=message.role,
+                        content=message.content,
+                        model=message.model,
+                        usage=message.usage,
+                        response_time_ms=message.response_time_ms,
+                        video_references=message.references,
+                        created_at=message.created_at,
+                    )
+                await store.generate_and_set_title(session.id, plan.messages[0].content)
+                progress.advance(task, len(plan.messages))
+    return total
+
+
+def main() -> None:
+    """Entry point of the ``chronos-chat`` command."""
+    app()
