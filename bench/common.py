@@ -12,7 +12,9 @@ from pathlib import Path
 
 import psycopg
 
-ADMIN_URL = os.environ.get("CHRONOS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+ADMIN_URL = os.environ.get(
+    "CHRONOS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 DATA_DIR = Path(__file__).parent / "data"
 
 
@@ -49,7 +51,9 @@ def sqlite_file(name: str, *, fresh: bool = True) -> Path:
     return path
 
 
-async def timed(run: Callable[[], Awaitable[object]], repeat: int = 7, warmup: int = 1) -> list[float]:
+async def timed(
+    run: Callable[[], Awaitable[object]], repeat: int = 7, warmup: int = 1
+) -> list[float]:
     """Wall-clock seconds of ``repeat`` runs after ``warmup`` untimed ones."""
     for _ in range(warmup):
         await run()

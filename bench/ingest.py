@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import time
 import uuid
 import warnings
@@ -15,16 +16,19 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlite3
-
 import psycopg
 
 from bench.common import create_postgres, drop_postgres, sqlite_file
 from chronos_chat import ChatStore, OfflineTitleGenerator
 
 REFERENCES = [
-    {"video_id": f"v{i}", "video_title": f"Video {i}", "timestamp": 60.0 * i,
-     "chunk_text": "First, configure your OAuth provider...", "similarity": 0.9 - i / 10}
+    {
+        "video_id": f"v{i}",
+        "video_title": f"Video {i}",
+        "timestamp": 60.0 * i,
+        "chunk_text": "First, configure your OAuth provider...",
+        "similarity": 0.9 - i / 10,
+    }
     for i in range(3)
 ]
 USAGE = {"input_tokens": 1200, "output_tokens": 400, "embedding_queries": 1}
@@ -80,7 +84,19 @@ def raw_sqlite(path: str, sid: uuid.UUID, n: int) -> float:
         db.execute("BEGIN IMMEDIATE")
         db.execute(
             insert,
-            (uuid.uuid4().hex, sid.hex, "bench-creator", "raw-student", i + 1, "user", content(i), 1200, 400, "{}", at),
+            (
+                uuid.uuid4().hex,
+                sid.hex,
+                "bench-creator",
+                "raw-student",
+                i + 1,
+                "user",
+                content(i),
+                1200,
+                400,
+                "{}",
+                at,
+            ),
         )
         db.execute(update, (i + 1, 1600, at, at, sid.hex))
         db.execute("COMMIT")
@@ -100,7 +116,19 @@ def raw_postgres(url: str, sid: uuid.UUID, n: int) -> float:
         with db.transaction():
             db.execute(
                 insert,  # type: ignore[arg-type]
-                (uuid.uuid4(), sid, "bench-creator", "raw-student", i + 1, "user", content(i), 1200, 400, "{}", at),
+                (
+                    uuid.uuid4(),
+                    sid,
+                    "bench-creator",
+                    "raw-student",
+                    i + 1,
+                    "user",
+                    content(i),
+                    1200,
+                    400,
+                    "{}",
+                    at,
+                ),
             )
             db.execute(update, (i + 1, 1600, at, at, sid))  # type: ignore[arg-type]
     elapsed = time.perf_counter() - start
@@ -159,7 +187,9 @@ async def bench_backend(backend: str, n: int) -> dict[str, float]:
 
 async def main(backends: list[str], n: int) -> None:
     """Print one Markdown row per backend."""
-    print("| backend | create_message /s | raw driver /s | LangChain /s | ours / raw | ours / LangChain |")
+    print(
+        "| backend | create_message /s | raw driver /s | LangChain /s | ours / raw | ours / LangChain |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for backend in backends:
         r = await bench_backend(backend, n)

@@ -18,8 +18,18 @@ from bench.workload import Workload, load
 from chronos_chat import ChatStore, OfflineTitleGenerator
 from chronos_chat.schema import chat_messages, chat_sessions
 
-QUERIES = ["barre chords", "pandas groupby", "OAuth", "depth of field", "index funds",
-           "useEffect cleanup", "overfitting", "white balance", "Docker containers", "tax brackets"]
+QUERIES = [
+    "barre chords",
+    "pandas groupby",
+    "OAuth",
+    "depth of field",
+    "index funds",
+    "useEffect cleanup",
+    "overfitting",
+    "white balance",
+    "Docker containers",
+    "tax brackets",
+]
 M, S = chat_messages.c, chat_sessions.c
 
 
@@ -68,13 +78,19 @@ async def bench(backend: str, workload: Workload) -> list[str]:
                 f"| {backend} | list, biggest creator, {label} | {ms(ours)} | {ms(theirs)} | "
                 f"{statistics.median(theirs) / statistics.median(ours):.0f}x |"
             )
-        student = await timed(lambda: store.list_sessions(student_id=workload.busiest_student), repeat=25)
+        student = await timed(
+            lambda: store.list_sessions(student_id=workload.busiest_student), repeat=25
+        )
         rows.append(f"| {backend} | list, busiest student, page 1 | {ms(student)} | | |")
 
         search_times, like_times = [], []
         for query in QUERIES:
-            search_times += await timed(lambda q=query: store.search_sessions(q, creator_id=big), repeat=3)
-            like_times += await timed(lambda q=query: store.database.read(like_search, big, q), repeat=1, warmup=0)
+            search_times += await timed(
+                lambda q=query: store.search_sessions(q, creator_id=big), repeat=3
+            )
+            like_times += await timed(
+                lambda q=query: store.database.read(like_search, big, q), repeat=1, warmup=0
+            )
         rows.append(
             f"| {backend} | search, biggest creator ({len(QUERIES)} queries) | {ms(search_times)} | "
             f"{ms(like_times)} | {statistics.median(like_times) / statistics.median(search_times):.0f}x |"
@@ -82,7 +98,8 @@ async def bench(backend: str, workload: Workload) -> list[str]:
         student_search = []
         for query in QUERIES:
             student_search += await timed(
-                lambda q=query: store.search_sessions(q, student_id=workload.busiest_student), repeat=3
+                lambda q=query: store.search_sessions(q, student_id=workload.busiest_student),
+                repeat=3,
             )
         rows.append(f"| {backend} | search, busiest student | {ms(student_search)} | | |")
     return rows

@@ -51,7 +51,9 @@ def students_for(messages: int) -> int:
     return max(50, messages // 50)
 
 
-def _rows(plan: PlannedSession, catalog: Any) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+def _rows(
+    plan: PlannedSession, catalog: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     sid = uuid.uuid4()
     messages, references = [], []
     tokens = cost_total = 0
@@ -64,30 +66,63 @@ def _rows(plan: PlannedSession, catalog: Any) -> tuple[dict[str, Any], list[dict
         if m.role == "user" and preview is None:
             preview = m.content[:100]
         mid = uuid.uuid4()
-        messages.append({
-            "id": mid, "session_id": sid, "creator_id": plan.creator_id, "student_id": plan.student_id,
-            "seq": seq, "role": m.role, "content": m.content, "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens, "cache_read_tokens": usage.cache_read_tokens,
-            "cache_write_tokens": usage.cache_write_tokens, "embedding_tokens": usage.embedding_tokens,
-            "embedding_queries": usage.embedding_queries, "model": m.model,
-            "embedding_model": usage.embedding_model, "cost_nanos": cost,
-            "response_time_ms": m.response_time_ms, "metadata": {}, "idempotency_key": None,
-            "created_at": m.created_at, "edited_at": None,
-        })
+        messages.append(
+            {
+                "id": mid,
+                "session_id": sid,
+                "creator_id": plan.creator_id,
+                "student_id": plan.student_id,
+                "seq": seq,
+                "role": m.role,
+                "content": m.content,
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cache_read_tokens": usage.cache_read_tokens,
+                "cache_write_tokens": usage.cache_write_tokens,
+                "embedding_tokens": usage.embedding_tokens,
+                "embedding_queries": usage.embedding_queries,
+                "model": m.model,
+                "embedding_model": usage.embedding_model,
+                "cost_nanos": cost,
+                "response_time_ms": m.response_time_ms,
+                "metadata": {},
+                "idempotency_key": None,
+                "created_at": m.created_at,
+                "edited_at": None,
+            }
+        )
         for position, ref in enumerate(m.references):
-            references.append({
-                "message_id": mid, "session_id": sid, "creator_id": plan.creator_id,
-                "created_at": m.created_at, "position": position, "video_id": ref["video_id"],
-                "video_title": ref["video_title"], "timestamp_seconds": ref["timestamp"],
-                "chunk_text": ref["chunk_text"], "similarity": ref["similarity"],
-            })
+            references.append(
+                {
+                    "message_id": mid,
+                    "session_id": sid,
+                    "creator_id": plan.creator_id,
+                    "created_at": m.created_at,
+                    "position": position,
+                    "video_id": ref["video_id"],
+                    "video_title": ref["video_title"],
+                    "timestamp_seconds": ref["timestamp"],
+                    "chunk_text": ref["chunk_text"],
+                    "similarity": ref["similarity"],
+                }
+            )
     session = {
-        "id": sid, "creator_id": plan.creator_id, "student_id": plan.student_id,
-        "title": None, "context_video_ids": plan.context_video_ids, "metadata": {},
-        "preview": preview, "created_at": plan.created_at, "updated_at": plan.messages[-1].created_at,
-        "last_message_at": plan.messages[-1].created_at, "archived_at": None,
-        "message_count": len(plan.messages), "last_seq": len(plan.messages),
-        "total_tokens": tokens, "total_cost_nanos": cost_total, "unpriced_message_count": 0,
+        "id": sid,
+        "creator_id": plan.creator_id,
+        "student_id": plan.student_id,
+        "title": None,
+        "context_video_ids": plan.context_video_ids,
+        "metadata": {},
+        "preview": preview,
+        "created_at": plan.created_at,
+        "updated_at": plan.messages[-1].created_at,
+        "last_message_at": plan.messages[-1].created_at,
+        "archived_at": None,
+        "message_count": len(plan.messages),
+        "last_seq": len(plan.messages),
+        "total_tokens": tokens,
+        "total_cost_nanos": cost_total,
+        "unpriced_message_count": 0,
     }
     return session, messages, references
 

@@ -67,7 +67,9 @@ async def _empty(store: ChatStore) -> None:
     if store.database.dialect != "postgresql":
         return
     tables = ", ".join(t.name for t in metadata.sorted_tables)
-    await store.database.write(lambda db: db.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")))
+    await store.database.write(
+        lambda db: db.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    )
 
 
 @pytest.fixture

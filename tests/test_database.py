@@ -67,12 +67,19 @@ async def test_sqlite_runs_durable_wal(tmp_path: object) -> None:
                 for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
             }
         )
-    assert pragmas == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "busy_timeout": 30000}
+    assert pragmas == {
+        "journal_mode": "wal",
+        "synchronous": 2,
+        "foreign_keys": 1,
+        "busy_timeout": 30000,
+    }
 
 
 async def test_sqlite_synchronous_is_a_setting(tmp_path: object) -> None:
     async with ChatStore(f"sqlite:///{tmp_path}/n.db", sqlite_synchronous="NORMAL") as store:
-        level = await store.database.read(lambda db: db.execute(text("PRAGMA synchronous")).scalar())
+        level = await store.database.read(
+            lambda db: db.execute(text("PRAGMA synchronous")).scalar()
+        )
         assert level == 1
 
 
@@ -106,5 +113,7 @@ def test_core_imports_without_web_extras() -> None:
         "import chronos_chat, chronos_chat.store, chronos_chat.costs\n"
         "print('ok')\n"
     )
-    result = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", blocker], capture_output=True, text=True, check=False
+    )
     assert result.stdout.strip() == "ok", result.stderr

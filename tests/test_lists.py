@@ -100,9 +100,10 @@ async def test_search_returns_only_matching_sessions_ranked_with_snippets(store:
     assert unrelated.id not in found
     assert page.total == 3
     by_id = {s.id: s for s in page.data}
-    assert "[OAuth]" in (by_id[oauth.id].snippet or "") or "[oauth]" in (
-        by_id[oauth.id].snippet or ""
-    ).lower()
+    assert (
+        "[OAuth]" in (by_id[oauth.id].snippet or "")
+        or "[oauth]" in (by_id[oauth.id].snippet or "").lower()
+    )
     assert by_id[titled.id].snippet
 
 
@@ -119,12 +120,14 @@ async def test_search_respects_filters_and_archive(store: ChatStore) -> None:
     await make_exchange(store, mine, question="Tell me about webhooks")
     theirs = await make_session(store, student_id="student-2")
     await make_exchange(store, theirs, question="Tell me about webhooks")
-    assert {s.id for s in (await store.search_sessions("webhooks", student_id="student-1")).data} == {
-        mine.id
-    }
+    assert {
+        s.id for s in (await store.search_sessions("webhooks", student_id="student-1")).data
+    } == {mine.id}
     await store.archive_session(mine.id)
     assert (await store.search_sessions("webhooks", student_id="student-1")).total == 0
-    assert (await store.search_sessions("webhooks", student_id="student-1", archived=True)).total == 1
+    assert (
+        await store.search_sessions("webhooks", student_id="student-1", archived=True)
+    ).total == 1
 
 
 @pytest.mark.parametrize("query", ['"unbalanced', "AND OR NOT", "col:umn*", "(x", "c++ & | !"])

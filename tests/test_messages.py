@@ -62,7 +62,9 @@ async def test_messages_keep_order_with_equal_timestamps(store: ChatStore) -> No
     session = await make_session(store)
     when = datetime(2026, 5, 1, tzinfo=UTC)
     for i in range(12):
-        await store.create_message(session_id=session.id, role="user", content=f"m{i}", created_at=when)
+        await store.create_message(
+            session_id=session.id, role="user", content=f"m{i}", created_at=when
+        )
     assert [m.content for m in await store.get_messages(session.id)] == [f"m{i}" for i in range(12)]
     assert [m.seq for m in await store.get_messages(session.id)] == list(range(1, 13))
 
@@ -91,9 +93,20 @@ async def test_get_messages_window_and_role(store: ChatStore) -> None:
     session = await make_session(store)
     for i in range(3):
         await make_exchange(store, session, question=f"q{i}", answer=f"a{i}")
-    assert [m.content for m in await store.get_messages(session.id, limit=2, offset=1)] == ["a0", "q1"]
-    assert [m.content for m in await store.get_messages(session.id, role="user")] == ["q0", "q1", "q2"]
-    assert await store.count_messages_by_role(session.id) == {"user": 3, "assistant": 3, "system": 0}
+    assert [m.content for m in await store.get_messages(session.id, limit=2, offset=1)] == [
+        "a0",
+        "q1",
+    ]
+    assert [m.content for m in await store.get_messages(session.id, role="user")] == [
+        "q0",
+        "q1",
+        "q2",
+    ]
+    assert await store.count_messages_by_role(session.id) == {
+        "user": 3,
+        "assistant": 3,
+        "system": 0,
+    }
     with pytest.raises(SessionNotFound):
         await store.get_messages(uuid.uuid4())
 
@@ -172,15 +185,33 @@ async def test_sdk_usage_objects_are_accepted(store: ChatStore) -> None:
         cache_read_input_tokens=2000,
     )
     message = await store.create_message(
-        session_id=session.id, role="assistant", content="a", usage=anthropic_usage, model="claude-haiku-4-5"
+        session_id=session.id,
+        role="assistant",
+        content="a",
+        usage=anthropic_usage,
+        model="claude-haiku-4-5",
     )
     # $1/M input, $5/M output, $1.25/M cache write, $0.10/M cache read
-    assert message.usage.cost == Decimal("0.000100") + Decimal("0.001") + Decimal("0.00125") + Decimal("0.0002")
-    openai_usage = {"prompt_tokens": 300, "completion_tokens": 10, "prompt_tokens_details": {"cached_tokens": 100}}
+    assert message.usage.cost == Decimal("0.000100") + Decimal("0.001") + Decimal(
+        "0.00125"
+    ) + Decimal("0.0002")
+    openai_usage = {
+        "prompt_tokens": 300,
+        "completion_tokens": 10,
+        "prompt_tokens_details": {"cached_tokens": 100},
+    }
     other = await store.create_message(
-        session_id=session.id, role="assistant", content="b", usage=openai_usage, model="claude-haiku-4-5"
+        session_id=session.id,
+        role="assistant",
+        content="b",
+        usage=openai_usage,
+        model="claude-haiku-4-5",
     )
-    assert (other.usage.input_tokens, other.usage.cache_read_tokens, other.usage.output_tokens) == (200, 100, 10)
+    assert (other.usage.input_tokens, other.usage.cache_read_tokens, other.usage.output_tokens) == (
+        200,
+        100,
+        10,
+    )
 
 
 async def test_unknown_model_is_kept_unpriced(store: ChatStore) -> None:

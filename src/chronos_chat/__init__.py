@@ -1,9 +1,9 @@
 """chronos-chat: chat sessions, messages, exact costs and analytics for AI tutors.
 
-    from chronos_chat import ChatStore
+from chronos_chat import ChatStore
 
-    async with ChatStore("sqlite:///chronos.db") as store:
-        session = await store.get_or_create_session("student-1", "creator-1")
+async with ChatStore("sqlite:///chronos.db") as store:
+    session = await store.get_or_create_session("student-1", "creator-1")
 """
 
 from chronos_chat.costs import (

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -31,7 +32,11 @@ console = Console()
 
 DatabaseUrl = Annotated[
     str | None,
-    typer.Option("--database-url", envvar="CHRONOS_DATABASE_URL", help="sqlite:///file.db or postgresql://..."),
+    typer.Option(
+        "--database-url",
+        envvar="CHRONOS_DATABASE_URL",
+        help="sqlite:///file.db or postgresql://...",
+    ),
 ]
 
 
@@ -59,11 +64,24 @@ def pricing(ctx: typer.Context) -> None:
         return
     catalog = load_catalog()
     table = Table(title="Prices (USD per million tokens)")
-    for column in ("model", "aliases", "kind", "input", "output", "cache write", "cache read", "from"):
+    for column in (
+        "model",
+        "aliases",
+        "kind",
+        "input",
+        "output",
+        "cache write",
+        "cache read",
+        "from",
+    ):
         table.add_column(column)
     for model in sorted(catalog.models.values(), key=lambda m: (m.kind, m.provider, m.id)):
         for price in model.prices:
-            marker = " (default)" if model.id in (catalog.default_chat_model, catalog.default_embedding_model) else ""
+            marker = (
+                " (default)"
+                if model.id in (catalog.default_chat_model, catalog.default_embedding_model)
+                else ""
+            )
             table.add_row(
                 model.id + marker,
                 ", ".join(model.aliases),
@@ -79,10 +97,14 @@ def pricing(ctx: typer.Context) -> None:
 
 @pricing_app.command("estimate")
 def pricing_estimate(
-    model: Annotated[str | None, typer.Option(help="Chat model id or alias (default: the catalog's).")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Chat model id or alias (default: the catalog's).")
+    ] = None,
     input_tokens: Annotated[int, typer.Option("--input", min=0, help="Input tokens.")] = 0,
     output_tokens: Annotated[int, typer.Option("--output", min=0, help="Output tokens.")] = 0,
-    embedding_queries: Annotated[int, typer.Option(min=0, help="Embedding queries (50 tokens each).")] = 0,
+    embedding_queries: Annotated[
+        int, typer.Option(min=0, help="Embedding queries (50 tokens each).")
+    ] = 0,
 ) -> None:
     """Print the cost breakdown of one exchange."""
     try:
@@ -101,15 +123,21 @@ def pricing_estimate(
     table.add_row("input", f"{cost.input_tokens:,}", format_cost(cost.input_cost))
     table.add_row("output", f"{cost.output_tokens:,}", format_cost(cost.output_cost))
     table.add_row("embedding", f"{cost.embedding_tokens:,}", format_cost(cost.embedding_cost))
-    table.add_row("total", f"{cost.total_tokens:,}", f"{format_cost(cost.total_cost)} (${cost.total_cost})")
+    table.add_row(
+        "total", f"{cost.total_tokens:,}", f"{format_cost(cost.total_cost)} (${cost.total_cost})"
+    )
     console.print(table)
 
 
 @pricing_app.command("import-litellm")
 def pricing_import_litellm(
     source: Annotated[Path, typer.Argument(help="LiteLLM's model_prices_and_context_window.json.")],
-    output: Annotated[Path, typer.Option(help="Catalog file to write (use as CHRONOS_PRICING_FILE).")],
-    effective_from: Annotated[str | None, typer.Option(help="Date the prices hold from (default today).")] = None,
+    output: Annotated[
+        Path, typer.Option(help="Catalog file to write (use as CHRONOS_PRICING_FILE).")
+    ],
+    effective_from: Annotated[
+        str | None, typer.Option(help="Date the prices hold from (default today).")
+    ] = None,
 ) -> None:
     """Merge LiteLLM's community price map into a catalog file; our own prices are kept."""
     since = date.fromisoformat(effective_from) if effective_from else datetime.now(UTC).date()
@@ -134,12 +162,41 @@ def demo(
     """Fill a database with a realistic demo through the library, then say where to look."""
     count = asyncio.run(_seed(database_url, messages, students, creators, days))
     console.print(f"[green]demo ready:[/green] {count:,} messages in {database_url}")
+    asyncio.run(_tour(database_url))
+
+
+async def _tour(database_url: str) -> None:
+    """Show what the demo holds through the library: a student's sessions and a search."""
+    async with ChatStore(database_url) as store:
+        busiest = await store.list_sessions(sort_by="message_count", limit=1)
+        student = busiest.data[0].student_id
+        page = await store.list_sessions(student_id=student, limit=5)
+        table = Table(title=f"{student}: {page.total} sessions (newest 5)")
+        for column in ("title", "messages", "last message", "preview"):
+            table.add_column(column)
+        for item in page.data:
+            table.add_row(item.title or "", str(item.message_count), f"{item.last_message_at:%Y-%m-%d %H:%M}", item.preview or "")
+        console.print(table)
+        found = await store.search_sessions("barre chords", limit=3)
+        example = escape(found.data[0].snippet or "") if found.data else "-"
+        console.print(f"search 'barre chords': {found.total} sessions, e.g. {example}")
+        session = await store.get_session(page.data[0].id)
+        console.print(
+            f"cost of the newest session: {format_cost(session.total_cost)} "
+            f"(${session.total_cost}) for {session.total_tokens:,} tokens"
+        )
+    console.print(f"open it from Python with ChatStore({database_url!r}); see README.md")
 
 
 async def _seed(database_url: str, messages: int, students: int, creators: int, days: int) -> int:
     plans = list(plan_sessions(messages=messages, creators=creators, students=students, days=days))
     total = sum(len(p.messages) for p in plans)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
     async with ChatStore(database_url) as store:
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("writing messages", total=total)

@@ -238,7 +238,9 @@ def calculate_student_cost(message_costs: Iterable[Decimal | CostBreakdown]) -> 
     amounts = [c.total_cost if isinstance(c, CostBreakdown) else c for c in message_costs]
     total = sum(amounts, Decimal(0))
     average = (total / len(amounts)).quantize(Decimal("1e-9")) if amounts else Decimal(0)
-    return StudentCost(message_count=len(amounts), total_cost=total, average_cost_per_message=average)
+    return StudentCost(
+        message_count=len(amounts), total_cost=total, average_cost_per_message=average
+    )
 
 
 def format_cost(amount: Decimal | int | str) -> str:

@@ -74,18 +74,29 @@ class Database:
         """Run ``fn(db, ...)`` in a read transaction: one consistent snapshot, never committed."""
         return await self._run(self._snapshot, self.engine, fn, *args, **kwargs)
 
-    async def _run(self, how: Callable[..., T], engine: Engine, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> T:
+    async def _run(
+        self,
+        how: Callable[..., T],
+        engine: Engine,
+        fn: Callable[..., Any],
+        *args: Any,
+        **kwargs: Any,
+    ) -> T:
         loop = asyncio.get_running_loop()
         call = functools.partial(how, engine, fn, args, kwargs)
         return await loop.run_in_executor(self._executor, call)
 
     @staticmethod
-    def _transaction(engine: Engine, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+    def _transaction(
+        engine: Engine, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> T:
         with engine.begin() as db:
             return fn(db, *args, **kwargs)
 
     @staticmethod
-    def _snapshot(engine: Engine, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+    def _snapshot(
+        engine: Engine, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> T:
         with engine.connect() as db:
             return fn(db, *args, **kwargs)
 

@@ -10,7 +10,18 @@ import os
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, Connection, DateTime, Engine, Text, event, func, literal, literal_column, select
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    DateTime,
+    Engine,
+    Text,
+    event,
+    func,
+    literal,
+    literal_column,
+    select,
+)
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL, Dialect, make_url
@@ -70,7 +81,9 @@ def create_engine(
     if url.get_backend_name() != "sqlite":
         return sa_create_engine(url, **kwargs)
     if url.database in (None, "", ":memory:"):
-        raise InvalidInput("url", "use a SQLite file: an in-memory database is private to one connection")
+        raise InvalidInput(
+            "url", "use a SQLite file: an in-memory database is private to one connection"
+        )
     kwargs.setdefault("connect_args", {"check_same_thread": False})
     engine = sa_create_engine(url, **kwargs)
     _configure_sqlite(engine, sqlite_synchronous)
@@ -118,7 +131,9 @@ def json_array_contains_any(db: Connection, column: Any, values: list[str]) -> A
     """A condition: the JSON array in ``column`` holds at least one of ``values``."""
     if is_sqlite(db):
         each = func.json_each(column).table_valued("value")
-        return select(literal_column("1")).select_from(each).where(each.c.value.in_(values)).exists()
+        return (
+            select(literal_column("1")).select_from(each).where(each.c.value.in_(values)).exists()
+        )
     return column.op("?|", return_type=Boolean)(literal(values, ARRAY(Text)))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Connection,
     Float,
     Integer,
     Row,
@@ -28,7 +29,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy import Connection
 
 from chronos_chat import dialects
 from chronos_chat.costs import price_usage
@@ -40,7 +40,15 @@ from chronos_chat.errors import (
     SessionNotFound,
     UnknownModel,
 )
-from chronos_chat.models import ChatMessage, ChatSession, Revision, Role, TokenUsage, VideoReference, VideoReferenceIn
+from chronos_chat.models import (
+    ChatMessage,
+    ChatSession,
+    Revision,
+    Role,
+    TokenUsage,
+    VideoReference,
+    VideoReferenceIn,
+)
 from chronos_chat.money import from_nanos, to_nanos
 from chronos_chat.pricing import PriceCatalog
 from chronos_chat.schema import chat_messages, chat_sessions, message_revisions, video_references
@@ -105,8 +113,10 @@ def validate_message(
     tokens = normalize_usage(usage)
     if usage is None and token_count:
         # The seed's single count: what a user sends is input, what the model writes is output.
-        kind = "output_tokens" if checked_role == "assistant" else "input_tokens"
-        tokens = Usage(**{kind: token_count})
+        if checked_role == "assistant":
+            tokens = Usage(output_tokens=token_count)
+        else:
+            tokens = Usage(input_tokens=token_count)
     return NewMessage(
         session_id=session_id,
         role=checked_role,
@@ -144,7 +154,10 @@ _BUMP_SESSION = (
         total_cost_nanos=S.total_cost_nanos + bindparam("b_cost", type_=BigInteger),
         unpriced_message_count=S.unpriced_message_count + bindparam("b_unpriced", type_=Integer),
         last_message_at=case(
-            (S.last_message_at < bindparam("b_at", type_=UTCDateTime), bindparam("b_at", type_=UTCDateTime)),
+            (
+                S.last_message_at < bindparam("b_at", type_=UTCDateTime),
+                bindparam("b_at", type_=UTCDateTime),
+            ),
             else_=S.last_message_at,
         ),
         updated_at=bindparam("b_now", type_=UTCDateTime),
@@ -454,7 +467,7 @@ def update_message(
     message_id: uuid.UUID,
     *,
     content: str | Unset = UNSET,
-    metadata: Mapping[str, Any] | None | Unset = UNSET,
+    metadata: Mapping[str, Any] | Unset | None = UNSET,
     max_content_length: int = DEFAULT_MAX_CONTENT,
 ) -> ChatMessage:
     """Edit a message: the old content is kept as a revision and ``edited_at`` is set."""
@@ -467,7 +480,9 @@ def update_message(
         now = now_utc()
         values["edited_at"] = now
         db.execute(
-            message_revisions.insert().values(message_id=row.id, content=row.content, replaced_at=now)
+            message_revisions.insert().values(
+                message_id=row.id, content=row.content, replaced_at=now
+            )
         )
     if not values:
         return get_message(db, row.id)

@@ -197,7 +197,9 @@ def litellm_catalog(data: Mapping[str, Any], *, effective_from: date) -> list[Mo
     return models
 
 
-def import_litellm(catalog: PriceCatalog, path: str | Path, *, effective_from: date) -> PriceCatalog:
+def import_litellm(
+    catalog: PriceCatalog, path: str | Path, *, effective_from: date
+) -> PriceCatalog:
     """``catalog`` with LiteLLM's price map merged in; the models we ship keep our prices."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"), parse_float=Decimal)

@@ -18,73 +18,160 @@ COURSES: dict[str, tuple[str, list[str], list[str]]] = {
     "web": (
         "Full-Stack Web Development",
         [
-            "React hooks", "useEffect cleanup", "Redux state management", "Next.js routing",
-            "server components", "CSS grid", "flexbox layout", "TypeScript generics",
-            "REST API design", "OAuth authentication", "JWT tokens", "session cookies",
-            "CORS errors", "webpack configuration", "Vite builds", "Jest unit tests",
-            "Docker containers", "Vercel deployment", "database migrations",
-            "PostgreSQL indexes", "row level security", "SQL joins", "GraphQL resolvers",
-            "WebSocket connections", "Redis caching", "form validation", "environment variables",
+            "React hooks",
+            "useEffect cleanup",
+            "Redux state management",
+            "Next.js routing",
+            "server components",
+            "CSS grid",
+            "flexbox layout",
+            "TypeScript generics",
+            "REST API design",
+            "OAuth authentication",
+            "JWT tokens",
+            "session cookies",
+            "CORS errors",
+            "webpack configuration",
+            "Vite builds",
+            "Jest unit tests",
+            "Docker containers",
+            "Vercel deployment",
+            "database migrations",
+            "PostgreSQL indexes",
+            "row level security",
+            "SQL joins",
+            "GraphQL resolvers",
+            "WebSocket connections",
+            "Redis caching",
+            "form validation",
+            "environment variables",
         ],
         [
-            "I'm on Windows", "after upgrading to the latest version", "only in production",
-            "when I refresh the page", "with TypeScript strict mode", "inside a monorepo",
-            "behind a reverse proxy", "on the free tier", "when two users log in at once",
+            "I'm on Windows",
+            "after upgrading to the latest version",
+            "only in production",
+            "when I refresh the page",
+            "with TypeScript strict mode",
+            "inside a monorepo",
+            "behind a reverse proxy",
+            "on the free tier",
+            "when two users log in at once",
         ],
     ),
     "data": (
         "Data Science with Python",
         [
-            "pandas dataframes", "groupby aggregation", "missing values", "matplotlib plots",
-            "numpy broadcasting", "linear regression", "logistic regression", "decision trees",
-            "random forests", "cross validation", "overfitting", "feature scaling",
-            "gradient descent", "neural networks", "PyTorch tensors", "train test split",
-            "confusion matrix", "precision and recall", "time series forecasting",
-            "Jupyter notebooks", "one hot encoding", "principal component analysis",
+            "pandas dataframes",
+            "groupby aggregation",
+            "missing values",
+            "matplotlib plots",
+            "numpy broadcasting",
+            "linear regression",
+            "logistic regression",
+            "decision trees",
+            "random forests",
+            "cross validation",
+            "overfitting",
+            "feature scaling",
+            "gradient descent",
+            "neural networks",
+            "PyTorch tensors",
+            "train test split",
+            "confusion matrix",
+            "precision and recall",
+            "time series forecasting",
+            "Jupyter notebooks",
+            "one hot encoding",
+            "principal component analysis",
         ],
         [
-            "with a dataset of a million rows", "when the classes are imbalanced",
-            "on my laptop without a GPU", "after I normalize the features",
-            "with categorical columns", "when I run it a second time", "in Google Colab",
+            "with a dataset of a million rows",
+            "when the classes are imbalanced",
+            "on my laptop without a GPU",
+            "after I normalize the features",
+            "with categorical columns",
+            "when I run it a second time",
+            "in Google Colab",
         ],
     ),
     "guitar": (
         "Guitar from Zero",
         [
-            "chord transitions", "barre chords", "fingerpicking patterns", "strumming rhythm",
-            "pentatonic scale", "alternate picking", "string bending", "capo placement",
-            "standard tuning", "music theory intervals", "power chords", "vibrato technique",
-            "metronome practice", "hammer-ons and pull-offs", "palm muting",
+            "chord transitions",
+            "barre chords",
+            "fingerpicking patterns",
+            "strumming rhythm",
+            "pentatonic scale",
+            "alternate picking",
+            "string bending",
+            "capo placement",
+            "standard tuning",
+            "music theory intervals",
+            "power chords",
+            "vibrato technique",
+            "metronome practice",
+            "hammer-ons and pull-offs",
+            "palm muting",
         ],
         [
-            "my fingers hurt after ten minutes", "on an acoustic guitar", "with small hands",
-            "at 80 beats per minute", "when I switch from G to C", "playing along with the track",
+            "my fingers hurt after ten minutes",
+            "on an acoustic guitar",
+            "with small hands",
+            "at 80 beats per minute",
+            "when I switch from G to C",
+            "playing along with the track",
         ],
     ),
     "photo": (
         "Digital Photography Essentials",
         [
-            "aperture settings", "shutter speed", "ISO noise", "the exposure triangle",
-            "depth of field", "white balance", "RAW editing in Lightroom", "the rule of thirds",
-            "golden hour lighting", "long exposure", "portrait lenses", "reading the histogram",
-            "manual focus", "backlit subjects",
+            "aperture settings",
+            "shutter speed",
+            "ISO noise",
+            "the exposure triangle",
+            "depth of field",
+            "white balance",
+            "RAW editing in Lightroom",
+            "the rule of thirds",
+            "golden hour lighting",
+            "long exposure",
+            "portrait lenses",
+            "reading the histogram",
+            "manual focus",
+            "backlit subjects",
         ],
         [
-            "indoors with bad light", "with a kit lens", "on a phone camera",
-            "shooting moving kids", "at night in the city", "without a tripod",
+            "indoors with bad light",
+            "with a kit lens",
+            "on a phone camera",
+            "shooting moving kids",
+            "at night in the city",
+            "without a tripod",
         ],
     ),
     "finance": (
         "Personal Finance Basics",
         [
-            "index funds", "compound interest", "an emergency fund", "Roth IRA contributions",
-            "tax brackets", "a budgeting spreadsheet", "credit scores", "mortgage refinancing",
-            "asset allocation", "dollar cost averaging", "student loan repayment",
+            "index funds",
+            "compound interest",
+            "an emergency fund",
+            "Roth IRA contributions",
+            "tax brackets",
+            "a budgeting spreadsheet",
+            "credit scores",
+            "mortgage refinancing",
+            "asset allocation",
+            "dollar cost averaging",
+            "student loan repayment",
             "high yield savings accounts",
         ],
         [
-            "on a variable income", "with credit card debt", "in my twenties",
-            "as a freelancer", "if the market drops", "with a partner",
+            "on a variable income",
+            "with credit card debt",
+            "in my twenties",
+            "as a freelancer",
+            "if the market drops",
+            "with a partner",
         ],
     ),
 }
@@ -112,8 +199,15 @@ OPENERS = [
     "Quick question on {topic}: is the order of steps important?",
 ]
 FOLLOW_UPS = [
-    "Thanks!", "I'm a beginner.", "This is for a school project.", "Sorry if this is basic.",
-    "The video moves a bit fast here.", "", "", "", "",
+    "Thanks!",
+    "I'm a beginner.",
+    "This is for a school project.",
+    "Sorry if this is basic.",
+    "The video moves a bit fast here.",
+    "",
+    "",
+    "",
+    "",
 ]
 ANSWERS = [
     "Good question. {topic} comes down to a few steps; the video walks through them at {minute}:{second:02d}.",
@@ -122,8 +216,11 @@ ANSWERS = [
     "Here is the idea behind {topic}, with an example from the course.",
     "{topic} and {other} solve different problems; the lesson compares them side by side.",
 ]
-CHAT_MODELS = [("claude-haiku-4-5-20251001", 0.78), ("claude-sonnet-4-5-20250929", 0.17),
-               ("claude-3-5-haiku-20241022", 0.05)]
+CHAT_MODELS = [
+    ("claude-haiku-4-5-20251001", 0.78),
+    ("claude-sonnet-4-5-20250929", 0.17),
+    ("claude-3-5-haiku-20241022", 0.05),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +277,12 @@ def make_creators(count: int, rng: random.Random) -> list[Creator]:
         key = keys[i % len(keys)]
         title, topics, details = COURSES[key]
         videos = [
-            Video(f"{key}-v{j:03d}", f"{title}: {topic[0].upper()}{topic[1:]}", topic, rng.randint(6, 40))
+            Video(
+                f"{key}-v{j:03d}",
+                f"{title}: {topic[0].upper()}{topic[1:]}",
+                topic,
+                rng.randint(6, 40),
+            )
             for j, topic in enumerate(topics)
         ]
         # Zipf-like weights: the first creator carries about 40% of the traffic.
@@ -205,7 +307,9 @@ def _question(rng: random.Random, creator: Creator, video: Video) -> str:
     return f"{text} {follow}".strip()
 
 
-def _answer(rng: random.Random, creator: Creator, video: Video, at: datetime, question: str) -> PlannedMessage:
+def _answer(
+    rng: random.Random, creator: Creator, video: Video, at: datetime, question: str
+) -> PlannedMessage:
     minute, second = rng.randint(0, video.minutes - 1), rng.randint(0, 59)
     text = rng.choice(ANSWERS).format(
         topic=video.topic[0].upper() + video.topic[1:],
@@ -220,7 +324,9 @@ def _answer(rng: random.Random, creator: Creator, video: Video, at: datetime, qu
             "video_title": v.title,
             "timestamp": float(rng.randint(0, v.minutes * 60 - 1)),
             "chunk_text": f"In this part we look at {v.topic} step by step.",
-            "similarity": round(rng.uniform(0.35, 0.97) if v is not video else rng.uniform(0.55, 0.98), 3),
+            "similarity": round(
+                rng.uniform(0.35, 0.97) if v is not video else rng.uniform(0.55, 0.98), 3
+            ),
         }
         for v in dict.fromkeys(cited)
     ]
@@ -248,8 +354,12 @@ def _answer(rng: random.Random, creator: Creator, video: Video, at: datetime, qu
 def _hourly_time(rng: random.Random, day: datetime) -> datetime:
     # Daily rhythm: evenings busiest, nights quiet.
     hour = min(23, max(0, int(rng.gauss(19, 3.5)) if rng.random() < 0.8 else rng.randint(7, 23)))
-    return day.replace(hour=hour, minute=rng.randint(0, 59), second=rng.randint(0, 59),
-                       microsecond=rng.randint(0, 999_999))
+    return day.replace(
+        hour=hour,
+        minute=rng.randint(0, 59),
+        second=rng.randint(0, 59),
+        microsecond=rng.randint(0, 999_999),
+    )
 
 
 def plan_sessions(
@@ -279,8 +389,15 @@ def plan_sessions(
         for _ in range(length // 2 or 1):
             video = focus if rng.random() < 0.6 else rng.choice(creator.videos)
             question = _question(rng, creator, video)
-            plan.append(PlannedMessage("user", question, at, usage={"input_tokens": len(question) // 4 + 1},
-                                       topic=video.topic))
+            plan.append(
+                PlannedMessage(
+                    "user",
+                    question,
+                    at,
+                    usage={"input_tokens": len(question) // 4 + 1},
+                    topic=video.topic,
+                )
+            )
             at += timedelta(seconds=rng.randint(2, 20))
             plan.append(_answer(rng, creator, video, at, question))
             at += timedelta(seconds=rng.randint(20, 400))

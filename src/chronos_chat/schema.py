@@ -8,6 +8,8 @@ count rows. Money is integer nano-dollars.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -43,7 +45,7 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 RowId = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
 ExternalId = String(128)
-ACTIVE = {
+ACTIVE: dict[str, Any] = {
     "sqlite_where": text("archived_at IS NULL"),
     "postgresql_where": text("archived_at IS NULL"),
 }

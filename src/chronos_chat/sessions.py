@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import (
+    Connection,
     Float,
     Integer,
     Row,
@@ -28,7 +29,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from chronos_chat import dialects
@@ -47,6 +47,7 @@ from chronos_chat.validation import (
 )
 
 S = chat_sessions.c
+M = chat_messages.c
 SortBy = Literal["last_message_at", "created_at", "updated_at", "message_count", "title"]
 SORT_COLUMNS: dict[str, Any] = {
     "last_message_at": S.last_message_at,
@@ -276,14 +277,16 @@ def update_session(
     db: Connection,
     session_id: uuid.UUID,
     *,
-    title: str | None | Unset = UNSET,
+    title: str | Unset | None = UNSET,
     context_video_ids: Iterable[str] | Unset = UNSET,
     metadata: Mapping[str, Any] | Unset = UNSET,
 ) -> ChatSession:
     """Change the given fields (title None clears it); raises SessionNotFound."""
     values: dict[str, Any] = {}
     if not isinstance(title, Unset):
-        values["title"] = None if title is None else check_text("title", title, max_length=MAX_TITLE)
+        values["title"] = (
+            None if title is None else check_text("title", title, max_length=MAX_TITLE)
+        )
     if not isinstance(context_video_ids, Unset):
         values["context_video_ids"] = check_video_ids("context_video_ids", context_video_ids)
     if not isinstance(metadata, Unset):
@@ -334,7 +337,9 @@ def _page(
     return rows, total
 
 
-def _paged(items: list[ChatSessionListItem], total: int, page: int, limit: int) -> Page[ChatSessionListItem]:
+def _paged(
+    items: list[ChatSessionListItem], total: int, page: int, limit: int
+) -> Page[ChatSessionListItem]:
     return Page[ChatSessionListItem](
         data=items, total=total, page=page, limit=limit, total_pages=math.ceil(total / limit)
     )
@@ -383,7 +388,6 @@ def search_sessions(
 
 
 def _ranked_matches(db: Connection, filters: SessionFilters, q: str) -> Any:
-    M = chat_messages.c
     messages = text(dialects.message_match_sql(db)).bindparams(q=q)
     mm = messages.columns(pk=Integer, score=Float).subquery("mm")
     message_hits = select(M.session_id.label("sid"), mm.c.score).join(mm, mm.c.pk == M.pk)
@@ -420,7 +424,9 @@ def get_session_count(
     """How many sessions the student has (active ones unless ``archived`` says otherwise)."""
     filters = SessionFilters(student_id=student_id, creator_id=creator_id, archived=archived)
     where = filters.checked().conditions(db)
-    return int((db.execute(select(func.count()).select_from(chat_sessions).where(*where))).scalar_one())
+    return int(
+        (db.execute(select(func.count()).select_from(chat_sessions).where(*where))).scalar_one()
+    )
 
 
 def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:

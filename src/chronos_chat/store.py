@@ -90,15 +90,19 @@ class ChatStore:
         created_at: datetime | None = None,
     ) -> ChatSession:
         """Start a new session. Raises InvalidInput."""
-        return await self.database.write(sessions.create_session, student_id=student_id,
-                creator_id=creator_id,
-                title=title,
-                context_video_ids=context_video_ids,
-                metadata=metadata,
-                created_at=created_at,
-            )
+        return await self.database.write(
+            sessions.create_session,
+            student_id=student_id,
+            creator_id=creator_id,
+            title=title,
+            context_video_ids=context_video_ids,
+            metadata=metadata,
+            created_at=created_at,
+        )
 
-    async def get_session(self, session_id: uuid.UUID, include_messages: bool = False) -> ChatSession:
+    async def get_session(
+        self, session_id: uuid.UUID, include_messages: bool = False
+    ) -> ChatSession:
         """A session, with its messages if asked. Raises SessionNotFound."""
         if include_messages:
             return await self.database.read(messages.get_session_with_messages, session_id)
@@ -127,20 +131,30 @@ class ChatStore:
         reuse_window: timedelta = sessions.DEFAULT_REUSE_WINDOW,
     ) -> tuple[ChatSession, bool]:
         """Like ``get_or_create_session``, also telling whether the session was created."""
-        return await self.database.write(sessions.get_or_create_session, student_id, creator_id, context_video_ids, reuse_window=reuse_window
-            )
+        return await self.database.write(
+            sessions.get_or_create_session,
+            student_id,
+            creator_id,
+            context_video_ids,
+            reuse_window=reuse_window,
+        )
 
     async def update_session(
         self,
         session_id: uuid.UUID,
         *,
-        title: str | None | Unset = UNSET,
+        title: str | Unset | None = UNSET,
         context_video_ids: Iterable[str] | Unset = UNSET,
         metadata: Mapping[str, Any] | Unset = UNSET,
     ) -> ChatSession:
         """Change the title, context videos or metadata. Raises SessionNotFound, InvalidInput."""
-        return await self.database.write(sessions.update_session, session_id, title=title, context_video_ids=context_video_ids, metadata=metadata
-            )
+        return await self.database.write(
+            sessions.update_session,
+            session_id,
+            title=title,
+            context_video_ids=context_video_ids,
+            metadata=metadata,
+        )
 
     async def archive_session(self, session_id: uuid.UUID) -> ChatSession:
         """Soft-delete: hide from lists and never reuse; metadata kept. Raises SessionNotFound."""
@@ -174,8 +188,14 @@ class ChatStore:
         filters = SessionFilters(
             student_id, creator_id, from_date, to_date, has_title, min_messages, video_ids, archived
         )
-        return await self.database.read(sessions.list_sessions, filters, page=page, limit=limit, sort_by=sort_by, sort_order=sort_order
-            )
+        return await self.database.read(
+            sessions.list_sessions,
+            filters,
+            page=page,
+            limit=limit,
+            sort_by=sort_by,
+            sort_order=sort_order,
+        )
 
     async def search_sessions(
         self,
@@ -196,11 +216,15 @@ class ChatStore:
         filters = SessionFilters(
             student_id, creator_id, from_date, to_date, has_title, min_messages, video_ids, archived
         )
-        return await self.database.read(sessions.search_sessions, query, filters, page=page, limit=limit)
+        return await self.database.read(
+            sessions.search_sessions, query, filters, page=page, limit=limit
+        )
 
     async def get_session_count(self, student_id: str, *, creator_id: str | None = None) -> int:
         """How many active sessions the student has (with one creator, if given)."""
-        return await self.database.read(sessions.get_session_count, student_id, creator_id=creator_id)
+        return await self.database.read(
+            sessions.get_session_count, student_id, creator_id=creator_id
+        )
 
     async def generate_and_set_title(self, session_id: uuid.UUID, first_message: str) -> str:
         """Title the session from its first message (Claude if configured, else offline)."""
@@ -257,7 +281,9 @@ class ChatStore:
         role: str | None = None,
     ) -> list[ChatMessage]:
         """The session's messages in order; all of them unless ``limit``. Raises SessionNotFound."""
-        return await self.database.read(messages.get_messages, session_id, limit=limit, offset=offset, role=role)
+        return await self.database.read(
+            messages.get_messages, session_id, limit=limit, offset=offset, role=role
+        )
 
     async def get_message(self, message_id: uuid.UUID) -> ChatMessage:
         """One message. Raises MessageNotFound."""
@@ -268,11 +294,16 @@ class ChatStore:
         message_id: uuid.UUID,
         *,
         content: str | Unset = UNSET,
-        metadata: Mapping[str, Any] | None | Unset = UNSET,
+        metadata: Mapping[str, Any] | Unset | None = UNSET,
     ) -> ChatMessage:
         """Edit a message, keeping its previous content as a revision. Raises MessageNotFound."""
-        return await self.database.write(messages.update_message, message_id, content=content, metadata=metadata, max_content_length=self.max_content_length
-            )
+        return await self.database.write(
+            messages.update_message,
+            message_id,
+            content=content,
+            metadata=metadata,
+            max_content_length=self.max_content_length,
+        )
 
     async def get_message_revisions(self, message_id: uuid.UUID) -> list[Revision]:
         """A message's earlier contents, oldest first. Raises MessageNotFound."""
@@ -299,8 +330,14 @@ class ChatStore:
         limit: int = 20,
     ) -> list[ChatMessage]:
         """Messages matching ``query`` (full-text), best first."""
-        return await self.database.read(messages.search_messages, query, session_id=session_id, creator_id=creator_id, student_id=student_id, limit=limit
-            )
+        return await self.database.read(
+            messages.search_messages,
+            query,
+            session_id=session_id,
+            creator_id=creator_id,
+            student_id=student_id,
+            limit=limit,
+        )
 
     async def get_conversation_history(
         self, session_id: uuid.UUID, limit: int | None = None

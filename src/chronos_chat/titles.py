@@ -39,12 +39,12 @@ class OfflineTitleGenerator:
 
 
 def offline_title(first_message: str) -> str | None:
-    """"Questions about X" or "Questions about X and Y", at most six words; None if no topic."""
+    """ "Questions about X" or "Questions about X and Y", at most six words; None if no topic."""
     keywords = extract_keywords(first_message, limit=3)
     if not keywords:
         return None
     chosen = [keywords[0].label]
-    if len(keywords) > 1 and len(" ".join(chosen + [keywords[1].label]).split()) <= 3:
+    if len(keywords) > 1 and len(" ".join([*chosen, keywords[1].label]).split()) <= 3:
         chosen.append(keywords[1].label)
     subject = " and ".join(chosen)
     words = subject.split()[: MAX_WORDS - 2]
@@ -99,7 +99,9 @@ class AnthropicTitleGenerator:
             response = await self.client.messages.create(
                 model=self.model,
                 max_tokens=24,
-                messages=[{"role": "user", "content": self.PROMPT.format(message=first_message[:4000])}],
+                messages=[
+                    {"role": "user", "content": self.PROMPT.format(message=first_message[:4000])}
+                ],
             )
         except APIError as exc:
             logger.warning("title generation failed, using the offline title: %s", exc)
@@ -111,7 +113,9 @@ class AnthropicTitleGenerator:
 def default_title_generator() -> TitleGenerator:
     """Claude when ``ANTHROPIC_API_KEY`` is set (model from ``CHRONOS_TITLE_MODEL``), else offline."""
     if os.environ.get("ANTHROPIC_API_KEY"):
-        return AnthropicTitleGenerator(model=os.environ.get("CHRONOS_TITLE_MODEL", DEFAULT_TITLE_MODEL))
+        return AnthropicTitleGenerator(
+            model=os.environ.get("CHRONOS_TITLE_MODEL", DEFAULT_TITLE_MODEL)
+        )
     return OfflineTitleGenerator()
 
 

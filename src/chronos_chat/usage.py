@@ -29,7 +29,12 @@ class Usage:
     @property
     def chat_tokens(self) -> int:
         """Input, output and cache tokens together."""
-        return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+        )
 
     @property
     def total_tokens(self) -> int:
@@ -79,7 +84,10 @@ def normalize_usage(usage: Any, field: str = "usage") -> Usage:
         input_tokens, output = prompt - cached, _count(usage, "completion_tokens", field)
         cache_read, cache_write = cached, 0
     else:
-        input_tokens, output = _count(usage, "input_tokens", field), _count(usage, "output_tokens", field)
+        input_tokens, output = (
+            _count(usage, "input_tokens", field),
+            _count(usage, "output_tokens", field),
+        )
         cache_read = _count(usage, "cache_read_input_tokens", field) + _count(
             usage, "cache_read_tokens", field
         )

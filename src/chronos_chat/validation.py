@@ -103,7 +103,9 @@ def _reject_nul_deep(field: str, value: Any) -> None:
         raise InvalidInput(field, f"cannot store {type(value).__name__} as JSON")
 
 
-def check_references(values: Iterable[Mapping[str, Any] | VideoReferenceIn]) -> list[VideoReferenceIn]:
+def check_references(
+    values: Iterable[Mapping[str, Any] | VideoReferenceIn],
+) -> list[VideoReferenceIn]:
     """Video references: at most 50, each with a video_id, similarity in [0, 1]."""
     if isinstance(values, str | Mapping):
         raise InvalidInput("video_references", "must be a list of references")

@@ -6,6 +6,7 @@ Create Date: 2026-11-24
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -48,12 +49,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("pk", name="pk_chat_sessions"),
         sa.UniqueConstraint("id", name="uq_chat_sessions_id"),
     )
-    active = {
+    active: dict[str, Any] = {
         "sqlite_where": sa.text("archived_at IS NULL"),
         "postgresql_where": sa.text("archived_at IS NULL"),
     }
     op.create_index(
-        "ix_chat_sessions_student_active", "chat_sessions", ["student_id", "last_message_at"], **active
+        "ix_chat_sessions_student_active",
+        "chat_sessions",
+        ["student_id", "last_message_at"],
+        **active,
     )
     op.create_index(
         "ix_chat_sessions_pair_active",
@@ -62,10 +66,17 @@ def upgrade() -> None:
         **active,
     )
     op.create_index(
-        "ix_chat_sessions_creator_active", "chat_sessions", ["creator_id", "last_message_at"], **active
+        "ix_chat_sessions_creator_active",
+        "chat_sessions",
+        ["creator_id", "last_message_at"],
+        **active,
     )
-    op.create_index("ix_chat_sessions_student_created", "chat_sessions", ["student_id", "created_at"])
-    op.create_index("ix_chat_sessions_creator_created", "chat_sessions", ["creator_id", "created_at"])
+    op.create_index(
+        "ix_chat_sessions_student_created", "chat_sessions", ["student_id", "created_at"]
+    )
+    op.create_index(
+        "ix_chat_sessions_creator_created", "chat_sessions", ["creator_id", "created_at"]
+    )
 
     op.create_table(
         "chat_messages",
@@ -104,8 +115,12 @@ def upgrade() -> None:
             "session_id", "idempotency_key", name="uq_chat_messages_session_id_idempotency_key"
         ),
     )
-    op.create_index("ix_chat_messages_creator_created", "chat_messages", ["creator_id", "created_at"])
-    op.create_index("ix_chat_messages_student_created", "chat_messages", ["student_id", "created_at"])
+    op.create_index(
+        "ix_chat_messages_creator_created", "chat_messages", ["creator_id", "created_at"]
+    )
+    op.create_index(
+        "ix_chat_messages_student_created", "chat_messages", ["student_id", "created_at"]
+    )
 
     op.create_table(
         "message_revisions",
@@ -183,8 +198,7 @@ def _create_fulltext() -> None:
         op.execute(f"CREATE TRIGGER {fts}_ai AFTER INSERT ON {table} BEGIN {new}; END")
         op.execute(f"CREATE TRIGGER {fts}_ad AFTER DELETE ON {table} BEGIN {old}; END")
         op.execute(
-            f"CREATE TRIGGER {fts}_au AFTER UPDATE OF {column} ON {table} "
-            f"BEGIN {old}; {new}; END"
+            f"CREATE TRIGGER {fts}_au AFTER UPDATE OF {column} ON {table} BEGIN {old}; {new}; END"
         )
 
 

@@ -1,0 +1,103 @@
+"""The command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from chronos_chat.cli import app
+from chronos_chat.pricing import PriceCatalog
+
+runner = CliRunner()
+
+
+def test_migrate_creates_the_schema(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["migrate", "--database-url", f"sqlite:///{tmp_path}/m.db"])
+    assert result.exit_code == 0, result.output
+    assert "revision" in result.output
+    assert (tmp_path / "m.db").exists()
+
+
+def test_pricing_table_lists_models() -> None:
+    result = runner.invoke(app, ["pricing"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "claude-haiku-4-5-20251001" in result.output
+    assert "text-embedding-3-small" in result.output
+
+
+def test_pricing_estimate_matches_the_seed() -> None:
+    result = runner.invoke(
+        app,
+        ["pricing", "estimate", "--input", "500", "--output", "800", "--embedding-queries", "1"],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0
+    assert "$0.0045" in result.output
+    assert "0.004501000" in result.output
+
+
+def test_pricing_estimate_unknown_model_fails_with_suggestions() -> None:
+    result = runner.invoke(
+        app, ["pricing", "estimate", "--model", "claude-haiku-4.5", "--input", "1"]
+    )
+    assert result.exit_code == 1
+    assert "claude-haiku-4-5" in result.output
+
+
+def test_import_litellm_adds_models_keeps_ours(tmp_path: Path) -> None:
+    source = tmp_path / "litellm.json"
+    source.write_text(
+        json.dumps(
+            {
+                "sample_spec": {"mode": "chat"},
+                "gpt-4o-mini": {
+                    "litellm_provider": "openai",
+                    "mode": "chat",
+                    "input_cost_per_token": 1.5e-07,
+                    "output_cost_per_token": 6e-07,
+                    "cache_read_input_token_cost": 7.5e-08,
+                },
+                "claude-3-5-haiku-20241022": {
+                    "litellm_provider": "anthropic",
+                    "mode": "chat",
+                    "input_cost_per_token": 1e-06,
+                    "output_cost_per_token": 5e-06,
+                },
+            }
+        )
+    )
+    output = tmp_path / "catalog.json"
+    result = runner.invoke(
+        app,
+        [
+            "pricing",
+            "import-litellm",
+            str(source),
+            "--output",
+            str(output),
+            "--effective-from",
+            "2026-01-01",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    catalog = PriceCatalog.from_file(output)
+    mini = catalog.resolve("gpt-4o-mini").prices[0]
+    assert (mini.input, mini.output, mini.cache_read) == (
+        Decimal("0.15"),
+        Decimal("0.6"),
+        Decimal("0.075"),
+    )
+    assert catalog.resolve("claude-3-5-haiku-20241022").prices[0].input == Decimal("0.80")
+
+
+def test_demo_fills_a_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/demo.db"
+    result = runner.invoke(
+        app, ["demo", "--database-url", url, "--messages", "120", "--students", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "120 messages" in result.output
+    assert "sessions" in result.output

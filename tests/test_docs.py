@@ -1,0 +1,59 @@
+"""Promises the docs make: the public names, the CLI reference, the README's code."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+import chronos_chat
+from chronos_chat.cli import app
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_public_names_are_the_documented_ones() -> None:
+    documented = set(re.findall(r"`([A-Za-z_]+)`", (ROOT / "docs" / "api.md").read_text()))
+    assert set(chronos_chat.__all__) <= documented
+    exported = {name for name in documented if hasattr(chronos_chat, name)}
+    assert exported == set(chronos_chat.__all__)
+
+
+def _commands() -> list[list[str]]:
+    root = get_command(app)
+    found = []
+    for name, command in root.commands.items():  # type: ignore[attr-defined]
+        found.append([name])
+        found += [[name, sub] for sub in getattr(command, "commands", {})]
+    return found
+
+
+@pytest.mark.parametrize("command", _commands(), ids=" ".join)
+def test_every_command_has_help_and_docs(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+    assert f"`chronos-chat {' '.join(command)}`" in (ROOT / "docs" / "cli.md").read_text()
+
+
+def test_readme_quick_start_runs(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", readme, re.DOTALL)
+    assert code is not None
+    env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
+    result = subprocess.run(
+        [sys.executable, "-c", code.group(1)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["Questions about authentication", "0.003400000"]
