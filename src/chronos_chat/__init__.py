@@ -6,6 +6,7 @@ async with ChatStore("sqlite:///chronos.db") as store:
     session = await store.get_or_create_session("student-1", "creator-1")
 """
 
+from chronos_chat.cost_reports import CostSummary, ModelSpend
 from chronos_chat.costs import (
     CostBreakdown,
     CostProjection,
@@ -40,6 +41,7 @@ from chronos_chat.models import (
 )
 from chronos_chat.pricing import PriceCatalog, load_catalog
 from chronos_chat.store import ChatStore
+from chronos_chat.suggestions import get_cost_optimization_suggestions, get_pricing_info
 from chronos_chat.titles import AnthropicTitleGenerator, OfflineTitleGenerator, TitleGenerator
 
 __version__ = "0.1.0"
@@ -54,9 +56,11 @@ __all__ = [
     "Conflict",
     "CostBreakdown",
     "CostProjection",
+    "CostSummary",
     "IdempotencyConflict",
     "InvalidInput",
     "MessageNotFound",
+    "ModelSpend",
     "NotFound",
     "OfflineTitleGenerator",
     "Page",
@@ -75,6 +79,8 @@ __all__ = [
     "calculate_student_cost",
     "estimate_session_cost",
     "format_cost",
+    "get_cost_optimization_suggestions",
+    "get_pricing_info",
     "load_catalog",
     "project_monthly_cost",
 ]

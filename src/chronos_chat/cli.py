@@ -175,7 +175,12 @@ async def _tour(database_url: str) -> None:
         for column in ("title", "messages", "last message", "preview"):
             table.add_column(column)
         for item in page.data:
-            table.add_row(item.title or "", str(item.message_count), f"{item.last_message_at:%Y-%m-%d %H:%M}", item.preview or "")
+            table.add_row(
+                item.title or "",
+                str(item.message_count),
+                f"{item.last_message_at:%Y-%m-%d %H:%M}",
+                item.preview or "",
+            )
         console.print(table)
         found = await store.search_sessions("barre chords", limit=3)
         example = escape(found.data[0].snippet or "") if found.data else "-"

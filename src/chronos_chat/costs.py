@@ -10,11 +10,11 @@ from typing import Any, Literal
 
 from chronos_chat.errors import InvalidInput
 from chronos_chat.models import Result
-from chronos_chat.money import from_nanos, round_nanos
+from chronos_chat.money import NANO, from_nanos, round_nanos
 from chronos_chat.pricing import Price, PriceCatalog, load_catalog
+from chronos_chat.usage import TOKENS_PER_QUERY as DEFAULT_TOKENS_PER_QUERY
 from chronos_chat.usage import Usage, normalize_usage
 
-DEFAULT_TOKENS_PER_QUERY = 50
 NANOS_PER_TOKEN_PER_MILLION = 1000  # $1 per million tokens is 1,000 nano-dollars a token
 
 
@@ -100,7 +100,7 @@ def price_usage(
     embed_name = usage.embedding_model or catalog.default_embedding_model
     embed = catalog.resolve(embed_name)
     parts = _chat_nanos(usage, chat.price_at(at))
-    embed_tokens = usage.embedding_tokens or usage.embedding_queries * DEFAULT_TOKENS_PER_QUERY
+    embed_tokens = usage.embedding_tokens
     embedding = _nanos(embed_tokens, embed.price_at(at).input)
     return CostBreakdown(
         model=chat.id,
@@ -223,8 +223,9 @@ def project_monthly_cost(daily_costs: Sequence[Decimal], days_in_month: int = 30
         raise InvalidInput("days_in_month", "must be between 1 and 31")
     total = sum(daily_costs, Decimal(0))
     days = len(daily_costs)
-    average = (total / days).quantize(Decimal("1e-9"), ROUND_HALF_EVEN) if days else Decimal(0)
-    projected = (average * days_in_month).quantize(Decimal("1e-9"), ROUND_HALF_EVEN)
+    # Each figure is rounded once, from the exact total: never a rounded average times 30.
+    average = (total / days).quantize(NANO, ROUND_HALF_EVEN) if days else Decimal(0)
+    projected = (total * days_in_month / days).quantize(NANO, ROUND_HALF_EVEN) if days else Decimal(0)
     return CostProjection(
         days_observed=days,
         total_cost=total,
@@ -237,7 +238,7 @@ def calculate_student_cost(message_costs: Iterable[Decimal | CostBreakdown]) -> 
     """A student's total and average cost from their messages' costs."""
     amounts = [c.total_cost if isinstance(c, CostBreakdown) else c for c in message_costs]
     total = sum(amounts, Decimal(0))
-    average = (total / len(amounts)).quantize(Decimal("1e-9")) if amounts else Decimal(0)
+    average = (total / len(amounts)).quantize(NANO, ROUND_HALF_EVEN) if amounts else Decimal(0)
     return StudentCost(
         message_count=len(amounts), total_cost=total, average_cost_per_message=average
     )

@@ -254,10 +254,18 @@ def shipped_catalog() -> PriceCatalog:
     return PriceCatalog.from_dict(json.loads(raw, parse_float=Decimal))
 
 
-def load_catalog(path: str | Path | None = None) -> PriceCatalog:
-    """The shipped catalog, extended or overridden by ``path`` or ``CHRONOS_PRICING_FILE``."""
+def load_catalog(
+    path: str | Path | None = None, *, default_chat_model: str | None = None
+) -> PriceCatalog:
+    """The shipped catalog, extended or overridden by ``path`` or ``CHRONOS_PRICING_FILE``.
+
+    The default chat model is ``default_chat_model``, else ``CHRONOS_DEFAULT_MODEL``, else the
+    file's. Raises InvalidInput for an unreadable file, UnknownModel for an unknown default.
+    """
     path = path or os.environ.get("CHRONOS_PRICING_FILE")
-    return PriceCatalog.from_file(path, shipped_catalog()) if path else shipped_catalog()
+    catalog = PriceCatalog.from_file(path, shipped_catalog()) if path else shipped_catalog()
+    default = default_chat_model or os.environ.get("CHRONOS_DEFAULT_MODEL")
+    return catalog.with_default_chat_model(default) if default else catalog
 
 
 __all__ = [

@@ -11,7 +11,9 @@ from typing import Any, Self
 
 from sqlalchemy.engine import URL
 
-from chronos_chat import messages, sessions
+from chronos_chat import cost_reports, messages, sessions
+from chronos_chat.cost_reports import CostSummary
+from chronos_chat.costs import CostProjection, Suggestion
 from chronos_chat.database import Database
 from chronos_chat.dialects import SqliteSynchronous
 from chronos_chat.models import (
@@ -25,6 +27,7 @@ from chronos_chat.models import (
 from chronos_chat.pricing import PriceCatalog, load_catalog
 from chronos_chat.sessions import UNSET, SessionFilters, Unset
 from chronos_chat.titles import TitleGenerator, default_title_generator, make_title
+from chronos_chat.validation import check_external_id
 
 
 class ChatStore:
@@ -42,6 +45,7 @@ class ChatStore:
         auto_migrate: bool = True,
         title_generator: TitleGenerator | None = None,
         catalog: PriceCatalog | None = None,
+        default_chat_model: str | None = None,
         max_content_length: int = messages.DEFAULT_MAX_CONTENT,
         sqlite_synchronous: SqliteSynchronous = "FULL",
         **engine_options: Any,
@@ -49,7 +53,7 @@ class ChatStore:
         self.database = Database(url, sqlite_synchronous=sqlite_synchronous, **engine_options)
         self.auto_migrate = auto_migrate
         self.title_generator = title_generator or default_title_generator()
-        self.catalog = catalog or load_catalog()
+        self.catalog = catalog or load_catalog(default_chat_model=default_chat_model)
         self.max_content_length = max_content_length
 
     async def open(self) -> Self:
@@ -348,6 +352,40 @@ class ChatStore:
     async def get_messages_with_video_refs(self, session_id: uuid.UUID) -> list[ChatMessage]:
         """The session's messages that cite videos. Raises SessionNotFound."""
         return await self.database.read(messages.get_messages_with_video_refs, session_id)
+
+    # --- costs ---------------------------------------------------------------------------
+
+    async def get_cost_summary(
+        self,
+        *,
+        creator_id: str | None = None,
+        student_id: str | None = None,
+        session_id: uuid.UUID | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> CostSummary:
+        """Stored costs and tokens summed (per model too) over a creator, student, session or time."""
+        where = cost_reports.scope(
+            creator_id=creator_id,
+            student_id=student_id,
+            session_id=session_id,
+            since=since,
+            until=until,
+        )
+        return await self.database.read(cost_reports.cost_summary, where)
+
+    async def get_cost_projection(self, creator_id: str, days: int = 30) -> CostProjection:
+        """A month's cost projected from the creator's real daily costs over the last ``days`` days."""
+        check_external_id("creator_id", creator_id)
+        today = sessions.now_utc().date()
+        return await self.database.read(cost_reports.cost_projection, creator_id, days, today)
+
+    async def get_creator_cost_suggestions(
+        self, creator_id: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[Suggestion]:
+        """Ways for a creator to spend less, with savings from re-pricing their real tokens."""
+        summary = await self.get_cost_summary(creator_id=creator_id, since=since, until=until)
+        return cost_reports.suggestions_for(summary, self.catalog)
 
 
 __all__ = ["ChatStore"]

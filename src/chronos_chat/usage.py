@@ -13,6 +13,8 @@ from typing import Any
 
 from chronos_chat.errors import InvalidInput
 
+TOKENS_PER_QUERY = 50
+
 
 @dataclass(frozen=True, slots=True)
 class Usage:
@@ -97,12 +99,17 @@ def normalize_usage(usage: Any, field: str = "usage") -> Usage:
     model = _get(usage, "embedding_model")
     if model is not None and not isinstance(model, str):
         raise InvalidInput(field, "embedding_model must be a string")
+    queries = _count(usage, "embedding_queries", field)
+    embedding_tokens = _count(usage, "embedding_tokens", field)
+    if _get(usage, "embedding_tokens") is None:
+        # The seed's estimate when only queries are known: 50 tokens of text each.
+        embedding_tokens = queries * TOKENS_PER_QUERY
     return Usage(
         input_tokens=input_tokens,
         output_tokens=output,
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
-        embedding_tokens=_count(usage, "embedding_tokens", field),
-        embedding_queries=_count(usage, "embedding_queries", field),
+        embedding_tokens=embedding_tokens,
+        embedding_queries=queries,
         embedding_model=model,
     )

@@ -1,0 +1,191 @@
+"""What was spent, from the stored per-message costs: totals, per model, per day, projections
+and suggestions. Every figure is a database aggregate over indexed columns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Date, case, cast, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from chronos_chat.costs import CostProjection, Suggestion, price_usage, project_monthly_cost
+from chronos_chat.errors import InvalidInput, UnknownModel
+from chronos_chat.models import Result
+from chronos_chat.money import from_nanos
+from chronos_chat.pricing import PriceCatalog
+from chronos_chat.schema import chat_messages
+from chronos_chat.suggestions import PRIORITY_ORDER, get_cost_optimization_suggestions
+from chronos_chat.usage import Usage
+from chronos_chat.validation import check_aware, check_external_id
+
+M = chat_messages.c
+TOKEN_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "embedding_tokens",
+    "embedding_queries",
+)
+
+
+class ModelSpend(Result):
+    """What one model's messages used and cost."""
+
+    model: str | None
+    message_count: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    embedding_tokens: int
+    embedding_queries: int
+    total_cost: Decimal
+    unpriced_message_count: int
+
+
+class CostSummary(Result):
+    """Stored costs summed over a scope: exact to the nano-dollar."""
+
+    message_count: int
+    total_tokens: int
+    total_cost: Decimal
+    unpriced_message_count: int
+    by_model: list[ModelSpend]
+
+
+def scope(
+    *,
+    creator_id: str | None = None,
+    student_id: str | None = None,
+    session_id: Any = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[ColumnElement[bool]]:
+    """Conditions on messages: an owner, a session, and a half-open time range [since, until)."""
+    where: list[ColumnElement[bool]] = []
+    if creator_id is not None:
+        where.append(M.creator_id == check_external_id("creator_id", creator_id))
+    if student_id is not None:
+        where.append(M.student_id == check_external_id("student_id", student_id))
+    if session_id is not None:
+        where.append(M.session_id == session_id)
+    if check_aware("since", since) is not None:
+        where.append(M.created_at >= since)
+    if check_aware("until", until) is not None:
+        where.append(M.created_at < until)
+    return where
+
+
+def cost_summary(db: Connection, where: Sequence[ColumnElement[bool]]) -> CostSummary:
+    """Totals and per-model spend of the messages matching ``where``."""
+    sums = [func.coalesce(func.sum(getattr(M, c)), 0).label(c) for c in TOKEN_COLUMNS]
+    query = (
+        select(
+            M.model,
+            func.count().label("messages"),
+            *sums,
+            func.coalesce(func.sum(M.cost_nanos), 0).label("cost"),
+            func.sum(case((M.cost_nanos.is_(None), 1), else_=0)).label("unpriced"),
+        )
+        .where(*where)
+        .group_by(M.model)
+        .order_by(func.coalesce(func.sum(M.cost_nanos), 0).desc(), M.model)
+    )
+    models = [
+        ModelSpend(
+            model=row.model,
+            message_count=row.messages,
+            **{c: int(getattr(row, c)) for c in TOKEN_COLUMNS},
+            total_cost=from_nanos(int(row.cost)),
+            unpriced_message_count=int(row.unpriced),
+        )
+        for row in db.execute(query)
+    ]
+    return CostSummary(
+        message_count=sum(m.message_count for m in models),
+        total_tokens=sum(
+            m.input_tokens
+            + m.output_tokens
+            + m.cache_read_tokens
+            + m.cache_write_tokens
+            + m.embedding_tokens
+            for m in models
+        ),
+        total_cost=sum((m.total_cost for m in models), Decimal(0)),
+        unpriced_message_count=sum(m.unpriced_message_count for m in models),
+        by_model=models,
+    )
+
+
+def daily_costs(
+    db: Connection, creator_id: str, first: date, last: date
+) -> list[tuple[date, Decimal]]:
+    """The creator's cost per UTC day from ``first`` to ``last`` inclusive, zeros included."""
+    since = datetime.combine(first, time(), UTC)
+    until = datetime.combine(last + timedelta(days=1), time(), UTC)
+    day = _utc_day(db)
+    query = (
+        select(day.label("day"), func.sum(M.cost_nanos).label("cost"))
+        .where(*scope(creator_id=creator_id, since=since, until=until))
+        .group_by(day)
+    )
+    spent = {_as_date(row.day): int(row.cost or 0) for row in db.execute(query)}
+    span = (last - first).days + 1
+    days = [first + timedelta(days=i) for i in range(span)]
+    return [(d, from_nanos(spent.get(d, 0))) for d in days]
+
+
+def _utc_day(db: Connection) -> Any:
+    if db.dialect.name == "sqlite":
+        return func.substr(M.created_at, 1, 10)  # stored as "YYYY-MM-DD HH:MM:SS.ffffff" UTC
+    return cast(func.timezone("UTC", M.created_at), Date)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def cost_projection(db: Connection, creator_id: str, days: int, today: date) -> CostProjection:
+    """A month projected from the creator's last ``days`` days (from their first message, if later)."""
+    if isinstance(days, bool) or not 1 <= days <= 366:
+        raise InvalidInput("days", "must be from 1 to 366")
+    first_seen = db.execute(
+        select(func.min(M.created_at)).where(*scope(creator_id=creator_id))
+    ).scalar()
+    if first_seen is None:
+        return project_monthly_cost([])
+    start = max(today - timedelta(days=days - 1), first_seen.date())
+    return project_monthly_cost([cost for _, cost in daily_costs(db, creator_id, start, today)])
+
+
+def suggestions_for(summary: CostSummary, catalog: PriceCatalog) -> list[Suggestion]:
+    """Suggestions for each model's real tokens; same kinds are merged, savings added up."""
+    merged: dict[str, Suggestion] = {}
+    for spend in summary.by_model:
+        usage = Usage(
+            input_tokens=spend.input_tokens,
+            output_tokens=spend.output_tokens,
+            cache_read_tokens=spend.cache_read_tokens,
+            cache_write_tokens=spend.cache_write_tokens,
+            embedding_tokens=spend.embedding_tokens,
+            embedding_queries=spend.embedding_queries,
+        )
+        try:
+            breakdown = price_usage(usage, spend.model, catalog=catalog)
+        except UnknownModel:
+            continue
+        for found in get_cost_optimization_suggestions(
+            breakdown, summary.message_count, catalog=catalog
+        ):
+            key = found.type if found.type != "model" else f"model:{spend.model}"
+            if key in merged:
+                total = merged[key].estimated_savings_usd + found.estimated_savings_usd
+                found = merged[key].model_copy(update={"estimated_savings_usd": total})
+            merged[key] = found
+    return sorted(
+        merged.values(), key=lambda s: (PRIORITY_ORDER[s.priority], -s.estimated_savings_usd)
+    )
