@@ -225,7 +225,9 @@ def project_monthly_cost(daily_costs: Sequence[Decimal], days_in_month: int = 30
     days = len(daily_costs)
     # Each figure is rounded once, from the exact total: never a rounded average times 30.
     average = (total / days).quantize(NANO, ROUND_HALF_EVEN) if days else Decimal(0)
-    projected = (total * days_in_month / days).quantize(NANO, ROUND_HALF_EVEN) if days else Decimal(0)
+    projected = (
+        (total * days_in_month / days).quantize(NANO, ROUND_HALF_EVEN) if days else Decimal(0)
+    )
     return CostProjection(
         days_observed=days,
         total_cost=total,
