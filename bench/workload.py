@@ -31,7 +31,7 @@ from chronos_chat.schema import chat_messages, chat_sessions, video_references
 from chronos_chat.usage import normalize_usage
 
 BATCH_SESSIONS = 500
-GENERATOR_VERSION = 3  # bump when the generator or the schema changes: old loads are not reused
+GENERATOR_VERSION = 4  # bump when the generator or the schema changes: old loads are not reused
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,6 @@ count rows. Money is integer nano-dollars.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -24,7 +22,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
-    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -45,10 +42,6 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 RowId = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
 ExternalId = String(128)
-ACTIVE: dict[str, Any] = {
-    "sqlite_where": text("archived_at IS NULL"),
-    "postgresql_where": text("archived_at IS NULL"),
-}
 
 chat_sessions = Table(
     "chat_sessions",
@@ -70,12 +63,14 @@ chat_sessions = Table(
     Column("total_tokens", BigInteger, nullable=False, server_default="0"),
     Column("total_cost_nanos", BigInteger, nullable=False, server_default="0"),
     Column("unpriced_message_count", Integer, nullable=False, server_default="0"),
-    # Lists and get-or-create read active sessions by recency: partial indexes keep them small
-    # and let counts run on the index alone.
-    Index("ix_chat_sessions_student_active", "student_id", "last_message_at", **ACTIVE),
-    Index("ix_chat_sessions_pair_active", "student_id", "creator_id", "last_message_at", **ACTIVE),
-    Index("ix_chat_sessions_creator_active", "creator_id", "last_message_at", **ACTIVE),
-    Index("ix_chat_sessions_student_created", "student_id", "created_at"),
+    # Lists and get-or-create read (un)archived sessions by recency. "archived_at IS NULL" is an
+    # equality to an index, so one index serves active and archived lists, their counts, and
+    # (with pk last) deep pages from the index alone.
+    Index("ix_chat_sessions_student_recent", "student_id", "archived_at", "last_message_at", "pk"),
+    Index(
+        "ix_chat_sessions_pair_recent", "student_id", "creator_id", "archived_at", "last_message_at"
+    ),
+    Index("ix_chat_sessions_creator_recent", "creator_id", "archived_at", "last_message_at", "pk"),
     Index("ix_chat_sessions_creator_created", "creator_id", "created_at"),
 )
 

@@ -357,10 +357,13 @@ def list_sessions(
     """A page of sessions matching ``filters``, from the sessions table alone."""
     page, limit = check_page(page, limit)
     where = filters.checked().conditions(db)
-    query = select(*LIST_COLUMNS).where(*where).order_by(*_order(sort_by, sort_order))
-    count = select(func.count()).select_from(chat_sessions).where(*where)
-    rows, total = _page(db, query, count, page, limit)
-    return _paged([_list_item(r) for r in rows], total, page, limit)
+    order = _order(sort_by, sort_order)
+    # Page the keys first (from the index alone), then fetch just those rows.
+    keys = select(S.pk).where(*where).order_by(*order).limit(limit).offset((page - 1) * limit)
+    keyed = keys.subquery("page")
+    query = select(*LIST_COLUMNS).join(keyed, keyed.c.pk == S.pk).order_by(*order)
+    total = db.execute(select(func.count()).select_from(chat_sessions).where(*where)).scalar_one()
+    return _paged([_list_item(r) for r in db.execute(query)], total, page, limit)
 
 
 def search_sessions(

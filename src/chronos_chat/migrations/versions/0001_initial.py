@@ -6,7 +6,6 @@ Create Date: 2026-11-24
 """
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -49,30 +48,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("pk", name="pk_chat_sessions"),
         sa.UniqueConstraint("id", name="uq_chat_sessions_id"),
     )
-    active: dict[str, Any] = {
-        "sqlite_where": sa.text("archived_at IS NULL"),
-        "postgresql_where": sa.text("archived_at IS NULL"),
-    }
     op.create_index(
-        "ix_chat_sessions_student_active",
+        "ix_chat_sessions_student_recent",
         "chat_sessions",
-        ["student_id", "last_message_at"],
-        **active,
+        ["student_id", "archived_at", "last_message_at", "pk"],
     )
     op.create_index(
-        "ix_chat_sessions_pair_active",
+        "ix_chat_sessions_pair_recent",
         "chat_sessions",
-        ["student_id", "creator_id", "last_message_at"],
-        **active,
+        ["student_id", "creator_id", "archived_at", "last_message_at"],
     )
     op.create_index(
-        "ix_chat_sessions_creator_active",
+        "ix_chat_sessions_creator_recent",
         "chat_sessions",
-        ["creator_id", "last_message_at"],
-        **active,
-    )
-    op.create_index(
-        "ix_chat_sessions_student_created", "chat_sessions", ["student_id", "created_at"]
+        ["creator_id", "archived_at", "last_message_at", "pk"],
     )
     op.create_index(
         "ix_chat_sessions_creator_created", "chat_sessions", ["creator_id", "created_at"]
