@@ -24,7 +24,6 @@ from sqlalchemy import Connection, Engine, func, select
 from bench.common import create_postgres, postgres_url, sqlite_file
 from chronos_chat.costs import price_usage
 from chronos_chat.database import Database
-from chronos_chat.money import to_nanos
 from chronos_chat.pricing import load_catalog
 from chronos_chat.sample_data import PlannedSession, plan_sessions
 from chronos_chat.schema import chat_messages, chat_sessions, video_references
@@ -60,7 +59,7 @@ def _rows(
     preview = None
     for seq, m in enumerate(plan.messages, start=1):
         usage = normalize_usage(m.usage)
-        cost = to_nanos(price_usage(usage, m.model, at=m.created_at, catalog=catalog).total_cost)
+        cost = price_usage(usage, m.model, at=m.created_at, catalog=catalog).total_nanos
         tokens += usage.total_tokens
         cost_total += cost
         if m.role == "user" and preview is None:

@@ -114,6 +114,9 @@ def test_unknown_model_names_closest() -> None:
     "call",
     [
         lambda: calculate_chat_cost(-1, 0),
+        lambda: calculate_chat_cost("10", 0),  # type: ignore[arg-type]
+        lambda: calculate_chat_cost(True, 0),
+        lambda: calculate_chat_cost(1, 2, cache_read_tokens=1.5),  # type: ignore[arg-type]
         lambda: calculate_complete_cost(input_tokens=-5),
         lambda: calculate_complete_cost(embedding_queries=-1),
         lambda: calculate_embedding_cost(-1),
@@ -268,7 +271,9 @@ def test_pricing_info_lists_defaults_and_sources() -> None:
 
 
 tokens = st.integers(min_value=0, max_value=10**9)
-usages = st.builds(Usage, tokens, tokens, tokens, tokens, tokens, st.integers(0, 100))
+usages = st.tuples(tokens, tokens, tokens, tokens, tokens, st.integers(0, 100)).map(
+    lambda t: Usage(*t)
+)
 models = st.sampled_from(sorted(shipped_catalog().models))
 
 
@@ -288,7 +293,7 @@ def test_costs_are_non_negative_additive_and_order_free(parts: list[Usage], mode
     assert all(c >= 0 for c in each)
     total = parts[0]
     for usage in parts[1:]:
-        total = total + usage
+        total = total.plus(usage)
     assert sum(each, D(0)) == price_usage(total, model).total_cost
     assert sum(reversed(each), D(0)) == sum(each, D(0))
     assert all(c == c.quantize(D("1e-9")) for c in each)

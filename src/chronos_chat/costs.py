@@ -6,20 +6,23 @@ import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from chronos_chat.errors import InvalidInput
 from chronos_chat.models import Result
 from chronos_chat.money import NANO, from_nanos, round_nanos
-from chronos_chat.pricing import Price, PriceCatalog, load_catalog
+from chronos_chat.pricing import PriceCatalog, load_catalog
 from chronos_chat.usage import TOKENS_PER_QUERY as DEFAULT_TOKENS_PER_QUERY
 from chronos_chat.usage import Usage, normalize_usage
 
-NANOS_PER_TOKEN_PER_MILLION = 1000  # $1 per million tokens is 1,000 nano-dollars a token
 
+class CostBreakdown(NamedTuple):
+    """What a piece of usage cost, by kind, and the models it was priced at.
 
-class CostBreakdown(Result):
-    """What a piece of usage cost, by kind, and the models it was priced at."""
+    Costs are kept as whole nano-dollars and shown as exact ``Decimal`` dollars on access: the
+    calculator makes one breakdown per call and most callers read one or two of its figures
+    (an immutable tuple, as cheap to make as a value can be).
+    """
 
     model: str | None
     embedding_model: str | None
@@ -29,13 +32,73 @@ class CostBreakdown(Result):
     cache_write_tokens: int
     embedding_queries: int
     embedding_tokens: int
-    total_tokens: int
-    input_cost: Decimal
-    output_cost: Decimal
-    cache_read_cost: Decimal
-    cache_write_cost: Decimal
-    embedding_cost: Decimal
-    total_cost: Decimal
+    nanos: tuple[int, int, int, int, int]  # input, output, cache read, cache write, embedding
+
+    @property
+    def total_tokens(self) -> int:
+        """Chat and embedding tokens together."""
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+            + self.embedding_tokens
+        )
+
+    @property
+    def input_cost(self) -> Decimal:
+        """Dollars for uncached input tokens."""
+        return from_nanos(self.nanos[0])
+
+    @property
+    def output_cost(self) -> Decimal:
+        """Dollars for output tokens."""
+        return from_nanos(self.nanos[1])
+
+    @property
+    def cache_read_cost(self) -> Decimal:
+        """Dollars for input read from the prompt cache."""
+        return from_nanos(self.nanos[2])
+
+    @property
+    def cache_write_cost(self) -> Decimal:
+        """Dollars for input written to the prompt cache."""
+        return from_nanos(self.nanos[3])
+
+    @property
+    def embedding_cost(self) -> Decimal:
+        """Dollars for embedding tokens."""
+        return from_nanos(self.nanos[4])
+
+    @property
+    def total_nanos(self) -> int:
+        """Everything, in whole nano-dollars."""
+        return sum(self.nanos)
+
+    @property
+    def total_cost(self) -> Decimal:
+        """Everything, in dollars."""
+        return from_nanos(sum(self.nanos))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field and figure, for JSON (amounts as Decimal)."""
+        return {
+            "model": self.model,
+            "embedding_model": self.embedding_model,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "embedding_queries": self.embedding_queries,
+            "embedding_tokens": self.embedding_tokens,
+            "total_tokens": self.total_tokens,
+            "input_cost": self.input_cost,
+            "output_cost": self.output_cost,
+            "cache_read_cost": self.cache_read_cost,
+            "cache_write_cost": self.cache_write_cost,
+            "embedding_cost": self.embedding_cost,
+            "total_cost": self.total_cost,
+        }
 
 
 class CostProjection(Result):
@@ -66,21 +129,17 @@ class Suggestion(Result):
     estimated_savings_usd: Decimal
 
 
-def _nanos(tokens: int, per_million: Decimal) -> int:
-    return round_nanos(tokens * per_million * NANOS_PER_TOKEN_PER_MILLION)
+_CHAT_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+
+def _nanos(tokens: int, rate: int | Decimal) -> int:
+    if isinstance(rate, int):
+        return tokens * rate
+    return round_nanos(tokens * rate)
 
 
 def _catalog(catalog: PriceCatalog | None) -> PriceCatalog:
     return catalog if catalog is not None else load_catalog()
-
-
-def _chat_nanos(usage: Usage, price: Price) -> tuple[int, int, int, int]:
-    return (
-        _nanos(usage.input_tokens, price.input),
-        _nanos(usage.output_tokens, price.output),
-        _nanos(usage.cache_read_tokens, price.cache_read),
-        _nanos(usage.cache_write_tokens, price.cache_write),
-    )
 
 
 def price_usage(
@@ -94,30 +153,36 @@ def price_usage(
 
     Raises UnknownModel when the chat or embedding model is not in the catalog.
     """
-    usage = normalize_usage(usage)
+    usage = usage if type(usage) is Usage else normalize_usage(usage)
     catalog = _catalog(catalog)
-    chat = catalog.resolve(model or catalog.default_chat_model)
-    embed_name = usage.embedding_model or catalog.default_embedding_model
-    embed = catalog.resolve(embed_name)
-    parts = _chat_nanos(usage, chat.price_at(at))
+    rates = catalog.resolve(model or catalog.default_chat_model)
+    price = rates.price_at(at)
+    r = price.rates
+    if price.whole_rates:  # the common case: plain integer arithmetic, nothing to round
+        input_cost, output_cost = usage.input_tokens * r[0], usage.output_tokens * r[1]
+        read_cost, write_cost = usage.cache_read_tokens * r[2], usage.cache_write_tokens * r[3]
+    else:
+        input_cost, output_cost = (
+            _nanos(usage.input_tokens, r[0]),
+            _nanos(usage.output_tokens, r[1]),
+        )
+        read_cost = _nanos(usage.cache_read_tokens, r[2])
+        write_cost = _nanos(usage.cache_write_tokens, r[3])
     embed_tokens = usage.embedding_tokens
-    embedding = _nanos(embed_tokens, embed.price_at(at).input)
+    embedding, embed_id = 0, None
+    if embed_tokens:
+        embed = catalog.resolve(usage.embedding_model or catalog.default_embedding_model)
+        embedding, embed_id = _nanos(embed_tokens, embed.price_at(at).rates[0]), embed.id
     return CostBreakdown(
-        model=chat.id,
-        embedding_model=embed.id if embed_tokens else None,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cache_read_tokens=usage.cache_read_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
-        embedding_queries=usage.embedding_queries,
-        embedding_tokens=embed_tokens,
-        total_tokens=usage.chat_tokens + embed_tokens,
-        input_cost=from_nanos(parts[0]),
-        output_cost=from_nanos(parts[1]),
-        cache_read_cost=from_nanos(parts[2]),
-        cache_write_cost=from_nanos(parts[3]),
-        embedding_cost=from_nanos(embedding),
-        total_cost=from_nanos(sum(parts) + embedding),
+        rates.id,
+        embed_id,
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+        usage.embedding_queries,
+        embed_tokens,
+        (input_cost, output_cost, read_cost, write_cost, embedding),
     )
 
 
@@ -132,14 +197,15 @@ def calculate_chat_cost(
     catalog: PriceCatalog | None = None,
 ) -> CostBreakdown:
     """The cost of one LLM call (default model: the catalog's default chat model)."""
-    usage = normalize_usage(
-        {
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "cache_read_tokens": cache_read_tokens,
-            "cache_write_tokens": cache_write_tokens,
-        }
-    )
+    counts = (input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)
+    whole = type(input_tokens) is int and type(output_tokens) is int  # the common, fast case
+    if (
+        not (whole and type(cache_read_tokens) is int and type(cache_write_tokens) is int)
+        or min(counts) < 0
+    ):
+        for field, value in zip(_CHAT_FIELDS, counts, strict=True):
+            _check_count(field, value)
+    usage = Usage(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)
     return price_usage(usage, model, at=at, catalog=catalog)
 
 
@@ -261,7 +327,7 @@ def format_cost(amount: Decimal | int | str) -> str:
 
 
 def _check_count(field: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if type(value) is not int or value < 0:  # bool is an int subclass, and not a count
         raise InvalidInput(field, "must be a non-negative whole number")
 
 

@@ -49,7 +49,7 @@ from chronos_chat.models import (
     VideoReference,
     VideoReferenceIn,
 )
-from chronos_chat.money import from_nanos, to_nanos
+from chronos_chat.money import from_nanos
 from chronos_chat.pricing import PriceCatalog
 from chronos_chat.schema import chat_messages, chat_sessions, message_revisions, video_references
 from chronos_chat.sessions import UNSET, Unset, fetch_session_row, now_utc, session_from_row
@@ -140,7 +140,7 @@ def message_cost_nanos(message: NewMessage, at: datetime, catalog: PriceCatalog)
         breakdown = price_usage(usage, message.model, at=at, catalog=catalog)
     except UnknownModel:
         return None
-    return to_nanos(breakdown.total_cost)
+    return breakdown.total_nanos
 
 
 # Built once: a statement made per call spends more time on its cache key than on SQLite.

@@ -23,4 +23,4 @@ def round_nanos(nanos: Decimal) -> int:
 
 def from_nanos(nanos: int) -> Decimal:
     """Whole nano-dollars as exact dollars (nine decimal places)."""
-    return (Decimal(nanos) / NANOS_PER_DOLLAR).quantize(NANO)
+    return Decimal(nanos).scaleb(-9)

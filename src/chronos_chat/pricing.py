@@ -24,6 +24,7 @@ from chronos_chat.errors import InvalidInput, UnknownModel
 Kind = Literal["chat", "embedding"]
 ZERO = Decimal(0)
 MILLION = Decimal(1_000_000)
+NANOS_PER_TOKEN_PER_MILLION = 1000  # $1 per million tokens is 1,000 nano-dollars a token
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,20 @@ class Price:
     cache_write: Decimal = ZERO
     cache_read: Decimal = ZERO
     source: str = ""
+    # Nano-dollars per token (input, output, cache read, cache write): whole numbers for every
+    # price quoted to the tenth of a cent per million, so costs add up exactly.
+    rates: tuple[int | Decimal, ...] = field(init=False, repr=False, compare=False)
+    whole_rates: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        per_token = (self.input, self.output, self.cache_read, self.cache_write)
+        object.__setattr__(self, "rates", tuple(_rate(p) for p in per_token))
+        object.__setattr__(self, "whole_rates", all(isinstance(r, int) for r in self.rates))
+
+
+def _rate(per_million: Decimal) -> int | Decimal:
+    nanos = per_million * NANOS_PER_TOKEN_PER_MILLION
+    return int(nanos) if nanos == nanos.to_integral_value() else nanos
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +73,8 @@ class ModelPricing:
 
     def price_at(self, when: datetime | None = None) -> Price:
         """The price in force at ``when`` (now if None); before the first date, the first."""
+        if len(self.prices) == 1:
+            return self.prices[0]
         day = (when or datetime.now(UTC)).astimezone(UTC).date()
         return self.prices[max(bisect_right(self._starts, day) - 1, 0)]
 
@@ -74,15 +91,21 @@ class PriceCatalog:
     ) -> None:
         self.models: dict[str, ModelPricing] = {m.id: m for m in models}
         self._names: dict[str, ModelPricing] = {}
+        self._exact: dict[str, ModelPricing] = {}
         for model in self.models.values():
             for name in (model.id, *model.aliases):
                 self._names[name.lower()] = model
+                self._exact[name] = model
         self.default_chat_model = self.resolve(default_chat_model).id
         self.default_embedding_model = self.resolve(default_embedding_model).id
 
     def resolve(self, name: str) -> ModelPricing:
         """The model called ``name`` (id or alias, any case); UnknownModel names the closest."""
-        found = self._names.get(name.lower()) or self._names.get(_strip_provider(name))
+        found = (
+            self._exact.get(name)
+            or self._names.get(name.lower())
+            or self._names.get(_strip_provider(name))
+        )
         if found is None:
             close = difflib.get_close_matches(name.lower(), list(self._names), n=3, cutoff=0.5)
             raise UnknownModel(name, [self._names[c].id for c in close])
@@ -263,8 +286,10 @@ def load_catalog(
     file's. Raises InvalidInput for an unreadable file, UnknownModel for an unknown default.
     """
     path = path or os.environ.get("CHRONOS_PRICING_FILE")
-    catalog = PriceCatalog.from_file(path, shipped_catalog()) if path else shipped_catalog()
     default = default_chat_model or os.environ.get("CHRONOS_DEFAULT_MODEL")
+    if not path and not default:
+        return shipped_catalog()
+    catalog = PriceCatalog.from_file(path, shipped_catalog()) if path else shipped_catalog()
     return catalog.with_default_chat_model(default) if default else catalog
 
 

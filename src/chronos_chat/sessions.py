@@ -363,7 +363,7 @@ def list_sessions(
     keyed = keys.subquery("page")
     query = select(*LIST_COLUMNS).join(keyed, keyed.c.pk == S.pk).order_by(*order)
     total = db.execute(select(func.count()).select_from(chat_sessions).where(*where)).scalar_one()
-    return _paged([_list_item(r) for r in db.execute(query)], total, page, limit)
+    return _paged([_list_item(r) for r in db.execute(query).all()], total, page, limit)
 
 
 def search_sessions(

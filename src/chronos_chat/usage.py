@@ -8,17 +8,15 @@ prompt_tokens_details.cached_tokens) and our own field names, as objects or dict
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chronos_chat.errors import InvalidInput
 
 TOKENS_PER_QUERY = 50
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Tokens by kind; ``input_tokens`` excludes cached input."""
+class Usage(NamedTuple):
+    """Tokens by kind; ``input_tokens`` excludes cached input. (A tuple: cheap to make.)"""
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -43,7 +41,8 @@ class Usage:
         """Every token, embeddings included."""
         return self.chat_tokens + self.embedding_tokens
 
-    def __add__(self, other: Usage) -> Usage:
+    def plus(self, other: Usage) -> Usage:
+        """Both usages together (the embedding model of the first that names one)."""
         return Usage(
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
