@@ -167,8 +167,7 @@ def session_from_row(row: Row[Any] | Mapping[str, Any]) -> ChatSession:
     )
 
 
-def _list_item(row: Row[Any], snippet: str | None = None) -> ChatSessionListItem:
-    m = row._mapping
+def _list_item(m: Mapping[str, Any], snippet: str | None = None) -> ChatSessionListItem:
     return ChatSessionListItem(
         id=m["id"],
         student_id=m["student_id"],
@@ -363,7 +362,7 @@ def list_sessions(
     keyed = keys.subquery("page")
     query = select(*LIST_COLUMNS).join(keyed, keyed.c.pk == S.pk).order_by(*order)
     total = db.execute(select(func.count()).select_from(chat_sessions).where(*where)).scalar_one()
-    return _paged([_list_item(r) for r in db.execute(query).all()], total, page, limit)
+    return _paged([_list_item(r._mapping) for r in db.execute(query)], total, page, limit)
 
 
 def search_sessions(
@@ -386,7 +385,7 @@ def search_sessions(
     count = select(func.count()).select_from(chat_sessions.join(ranked, ranked.c.sid == S.id))
     rows, total = _page(db, ordered, count.where(*where), page, limit)
     snippets = _snippets(db, q, [r.id for r in rows])
-    items = [_list_item(r, snippets.get(r.id) or r.title) for r in rows]
+    items = [_list_item(r._mapping, snippets.get(r.id) or r.title) for r in rows]
     return _paged(items, total, page, limit)
 
 
