@@ -167,7 +167,7 @@ def session_from_row(row: Row[Any] | Mapping[str, Any]) -> ChatSession:
     )
 
 
-def _list_item(m: Mapping[str, Any], snippet: str | None = None) -> ChatSessionListItem:
+def _list_item(m: Mapping[Any, Any], snippet: str | None = None) -> ChatSessionListItem:
     return ChatSessionListItem(
         id=m["id"],
         student_id=m["student_id"],
