@@ -76,6 +76,9 @@ def create_engine(
     """Create the engine with the settings that keep each backend safe and fast."""
     # Connections are returned rolled back by Connection.close(); a second reset is a wasted trip.
     kwargs.setdefault("pool_reset_on_return", None)
+    # The most recently used connection has a warm page cache (and, for SQLite, knows the
+    # latest WAL state): reuse it first.
+    kwargs.setdefault("pool_use_lifo", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 0)
     if url.get_backend_name() != "sqlite":

@@ -357,8 +357,14 @@ def list_sessions(
     page, limit = check_page(page, limit)
     where = filters.checked().conditions(db)
     order = _order(sort_by, sort_order)
+    index_order = order
+    if filters.archived is False and sort_by == "last_message_at":
+        # archived_at is NULL on every row here, so ordering by it first changes nothing, but it
+        # lets PostgreSQL walk the (owner, archived_at, last_message_at, pk) index in order.
+        first = S.archived_at.desc().nulls_first() if sort_order == "desc" else S.archived_at.asc()
+        index_order = [first, *order]
     # Page the keys first (from the index alone), then fetch just those rows.
-    keys = select(S.pk).where(*where).order_by(*order).limit(limit).offset((page - 1) * limit)
+    keys = select(S.pk).where(*where).order_by(*index_order).limit(limit).offset((page - 1) * limit)
     keyed = keys.subquery("page")
     query = select(*LIST_COLUMNS).join(keyed, keyed.c.pk == S.pk).order_by(*order)
     total = db.execute(select(func.count()).select_from(chat_sessions).where(*where)).scalar_one()
