@@ -7,15 +7,21 @@ membership. Domain modules ask this module instead of testing the dialect themse
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Boolean,
     Connection,
+    Date,
     DateTime,
     Engine,
+    Integer,
     Text,
+    case,
+    cast,
     event,
     func,
     literal,
@@ -199,6 +205,77 @@ def fts_query(db: Connection, query: str) -> str:
     # FTS5 has its own query syntax; quoting each word makes user input a plain AND of terms.
     words = [w.replace('"', '""') for w in query.split()]
     return " ".join(f'"{w}"' for w in words)
+
+
+# --- time buckets ---------------------------------------------------------------------------
+
+
+def offset_segments(tz: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """The zone's UTC offsets (minutes) over [start, end]: (from this UTC instant on, offset)."""
+
+    def offset(at: datetime) -> int:
+        delta = at.astimezone(tz).utcoffset()
+        return int(delta.total_seconds() // 60) if delta else 0
+
+    segments = [(start, offset(start))]
+    day = start
+    while day < end:
+        following = min(day + timedelta(days=1), end)
+        if offset(following) != segments[-1][1]:
+            low, high = day, following  # find the transition to the second
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                low, high = (middle, high) if offset(middle) == segments[-1][1] else (low, middle)
+            segments.append((high.replace(microsecond=0), offset(following)))
+        day = following
+    return segments
+
+
+def local_time(db: Connection, column: Any, tz: ZoneInfo, start: datetime, end: datetime) -> Any:
+    """``column`` (UTC) as local wall-clock time in ``tz``, exact over [start, end]."""
+    if not is_sqlite(db):
+        return func.timezone(tz.key, column)
+    # SQLite has no time zones: shift each stretch of time by the offset in force then.
+    segments = offset_segments(tz, start, end)
+
+    def shifted(minutes: int) -> Any:
+        return func.datetime(column, f"{minutes:+d} minutes")
+
+    if len(segments) == 1:
+        return shifted(segments[0][1])
+    whens = [
+        (column < literal(until, UTCDateTime()), shifted(minutes))
+        for (_, minutes), (until, _) in pairwise(segments)
+    ]
+    return case(*whens, else_=shifted(segments[-1][1]))
+
+
+def local_hour(db: Connection, local: Any) -> Any:
+    """The hour (0-23) of a local time from ``local_time``."""
+    if is_sqlite(db):
+        return cast(func.strftime("%H", local), Integer)
+    return cast(func.extract("hour", local), Integer)
+
+
+def local_day(db: Connection, local: Any) -> Any:
+    """The calendar day of a local time from ``local_time`` (a date, or ISO text on SQLite)."""
+    if is_sqlite(db):
+        return func.date(local)
+    return cast(local, Date)
+
+
+def whole_minutes(db: Connection, seconds: Any) -> Any:
+    """Whole minutes in a non-negative number of seconds (rounded down)."""
+    if is_sqlite(db):
+        return cast(seconds / 60, Integer)  # SQLite's CAST truncates
+    return cast(func.floor(seconds / 60), Integer)  # PostgreSQL's would round
+
+
+def minutes_between(db: Connection, start: Any, end: Any) -> Any:
+    """``end - start`` in minutes, as a float."""
+    if is_sqlite(db):
+        return (func.julianday(end) - func.julianday(start)) * 1440.0
+    return func.extract("epoch", end - start) / 60.0
 
 
 __all__ = [

@@ -51,8 +51,15 @@ from chronos_chat.models import (
 )
 from chronos_chat.money import from_nanos
 from chronos_chat.pricing import PriceCatalog
-from chronos_chat.schema import chat_messages, chat_sessions, message_revisions, video_references
+from chronos_chat.schema import (
+    chat_messages,
+    chat_sessions,
+    message_keywords,
+    message_revisions,
+    video_references,
+)
 from chronos_chat.sessions import UNSET, Unset, fetch_session_row, now_utc, session_from_row
+from chronos_chat.topics import extract_keywords
 from chronos_chat.usage import Usage, normalize_usage
 from chronos_chat.validation import (
     check_aware,
@@ -169,6 +176,7 @@ _LOCK_SESSION = select(S.id).where(S.id == bindparam("b_session_id", type_=Uuid)
 _INSERT_MESSAGE = chat_messages.insert()
 # RETURNING makes SQLAlchemy send the rows as one multi-row INSERT (one round trip).
 _INSERT_REFERENCES = video_references.insert().returning(video_references.c.pk)
+_INSERT_KEYWORDS = message_keywords.insert().returning(message_keywords.c.pk)
 
 
 def create_message(db: Connection, message: NewMessage, catalog: PriceCatalog) -> ChatMessage:
@@ -205,7 +213,27 @@ def create_message(db: Connection, message: NewMessage, catalog: PriceCatalog) -
     db.execute(_INSERT_MESSAGE, values)
     if message.references:
         db.execute(_INSERT_REFERENCES, _reference_rows(message, values))
+    if message.role == "user":
+        _insert_keywords(db, values["id"], values["creator_id"], created_at, message.content)
     return _written_model(message, values)
+
+
+def _insert_keywords(
+    db: Connection, message_id: uuid.UUID, creator_id: str, at: datetime, content: str
+) -> None:
+    """Store a user message's topics, so common topics is a GROUP BY."""
+    rows = [
+        {
+            "message_id": message_id,
+            "creator_id": creator_id,
+            "created_at": at,
+            "keyword": k.key,
+            "label": k.label,
+        }
+        for k in extract_keywords(content)
+    ]
+    if rows:
+        db.execute(_INSERT_KEYWORDS, rows)
 
 
 def _message_values(
@@ -488,6 +516,8 @@ def update_message(
         return get_message(db, row.id)
     db.execute(update(chat_messages).where(M.id == row.id).values(values))
     if "content" in values and row.role == "user":
+        db.execute(delete(message_keywords).where(message_keywords.c.message_id == row.id))
+        _insert_keywords(db, row.id, row.creator_id, row.created_at, values["content"])
         _refresh_session_summary(db, row.session_id)
     return get_message(db, row.id)
 

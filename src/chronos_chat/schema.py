@@ -149,3 +149,28 @@ video_references = Table(
     Index("ix_video_references_creator_created_video", "creator_id", "created_at", "video_id"),
     Index("ix_video_references_session_video", "session_id", "video_id"),
 )
+
+message_keywords = Table(
+    "message_keywords",
+    metadata,
+    Column("pk", RowId, primary_key=True, autoincrement=True),
+    Column(
+        "message_id",
+        Uuid,
+        ForeignKey("chat_messages.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("creator_id", ExternalId, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("keyword", String(100), nullable=False),  # the grouping key: "react hook"
+    Column("label", String(100), nullable=False),  # as a person reads it: "React hooks"
+    Index("ix_message_keywords_creator_created_keyword", "creator_id", "created_at", "keyword"),
+)
+
+student_names = Table(
+    "student_names",
+    metadata,
+    Column("student_id", ExternalId, primary_key=True),
+    Column("name", String(200), nullable=False),
+)

@@ -35,7 +35,7 @@ from chronos_chat import dialects
 from chronos_chat.errors import InvalidInput, SessionNotFound
 from chronos_chat.models import ChatSession, ChatSessionListItem, Page
 from chronos_chat.money import from_nanos
-from chronos_chat.schema import chat_messages, chat_sessions, video_references
+from chronos_chat.schema import chat_messages, chat_sessions, student_names, video_references
 from chronos_chat.validation import (
     MAX_TITLE,
     check_aware,
@@ -444,3 +444,15 @@ def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError:
         raise SessionNotFound(value) from None
+
+
+def set_student_name(db: Connection, student_id: str, name: str | None) -> None:
+    """Record (or with None, forget) the display name of a student."""
+    check_external_id("student_id", student_id)
+    db.execute(delete(student_names).where(student_names.c.student_id == student_id))
+    if name is not None:
+        db.execute(
+            student_names.insert().values(
+                student_id=student_id, name=check_text("name", name, max_length=200)
+            )
+        )

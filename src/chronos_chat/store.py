@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy.engine import URL
 
-from chronos_chat import cost_reports, messages, sessions
+from chronos_chat import analytics, cost_reports, messages, sessions
+from chronos_chat.analytics import ContentGap, CreatorAnalytics, SessionAnalytics, UsageDay
 from chronos_chat.cost_reports import CostSummary
 from chronos_chat.costs import CostProjection, Suggestion
 from chronos_chat.database import Database
@@ -386,6 +387,52 @@ class ChatStore:
         """Ways for a creator to spend less, with savings from re-pricing their real tokens."""
         summary = await self.get_cost_summary(creator_id=creator_id, since=since, until=until)
         return cost_reports.suggestions_for(summary, self.catalog)
+
+    # --- analytics -----------------------------------------------------------------------
+
+    async def get_session_analytics(self, session_id: uuid.UUID) -> SessionAnalytics:
+        """One session's duration, counts, tokens, cost, response time and videos."""
+        return await self.database.read(analytics.session_analytics, session_id)
+
+    async def get_creator_chat_analytics(
+        self,
+        creator_id: str,
+        period: str = "month",
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        tz: str = "UTC",
+    ) -> CreatorAnalytics:
+        """A creator's figures over a rolling period (day, week, month: 1, 7, 30 days; all) or
+        the range [since, until); hours in ``tz``. What counts is stated in ``chronos_chat.analytics``.
+        """
+        zone = analytics.zone(tz)
+        start, end = analytics.resolve_period(period, since, until, sessions.now_utc())
+        return await self.database.read(
+            analytics.creator_analytics, creator_id, period, start, end, zone
+        )
+
+    async def get_chat_usage_metrics(
+        self, creator_id: str, from_date: date, to_date: date, tz: str = "UTC"
+    ) -> list[UsageDay]:
+        """One row per local day in ``tz`` from ``from_date`` to ``to_date``, quiet days included."""
+        zone = analytics.zone(tz)
+        return await self.database.read(
+            analytics.usage_metrics, creator_id, from_date, to_date, zone
+        )
+
+    async def get_content_gaps(
+        self, creator_id: str, period: str = "month", *, similarity_below: float = 0.5
+    ) -> list[ContentGap]:
+        """Students' questions the videos did not answer (no citation, or only weak ones), by topic."""
+        start, end = analytics.resolve_period(period, None, None, sessions.now_utc())
+        return await self.database.read(
+            analytics.content_gaps, creator_id, start, end, similarity_below
+        )
+
+    async def set_student_name(self, student_id: str, name: str | None) -> None:
+        """Name a student in analytics (None forgets the name)."""
+        await self.database.write(sessions.set_student_name, student_id, name)
 
 
 __all__ = ["ChatStore"]

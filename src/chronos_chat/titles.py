@@ -43,9 +43,9 @@ def offline_title(first_message: str) -> str | None:
     keywords = extract_keywords(first_message, limit=3)
     if not keywords:
         return None
-    chosen = [keywords[0].label]
-    if len(keywords) > 1 and len(" ".join([*chosen, keywords[1].label]).split()) <= 3:
-        chosen.append(keywords[1].label)
+    chosen = [keywords[0].text]
+    if len(keywords) > 1 and len(" ".join([*chosen, keywords[1].text]).split()) <= 3:
+        chosen.append(keywords[1].text)
     subject = " and ".join(chosen)
     words = subject.split()[: MAX_WORDS - 2]
     return "Questions about " + " ".join(words)

@@ -35,22 +35,27 @@ STOP_WORDS = frozenset(
     understanding video videos way ways work works working wrong
     add adding apply bad big call change choose compare configure configuring create
     creating deal difficult fast fix fixing give go going handle implement implementing install installing
-    hard pass put remove run running setup simple slow small start starting take update updating write writing
+    hard pass put remove run running setup simple slow small start
+    attempt attempts basic basics beginner beginners bit confused confusing deeper go going
+    lost missing move moves project school sorry started stuck summarize summary together
+    watch watched worth starting take update updating write writing
     """.split()
 )
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9+#]*(?:[.'\-][A-Za-z0-9+#]+)*")
-_CLAUSE = re.compile(r"[.,;:!?()\[\]{}\"\n]+")
+_CLAUSE = re.compile(r"[,;:!?()\[\]{}\"\n]+|\.(?=\s|$)")  # "Next.js" is a word, ". " ends a clause
 _KEEP_S = ("ss", "us", "is", "os", "as", "ys")
 MAX_PHRASE = 3
 
 
 @dataclass(frozen=True, slots=True)
 class Keyword:
-    """A topic: ``key`` groups variants ("react hook"), ``label`` is as the student wrote it."""
+    """A topic: ``key`` groups variants ("react hook"), ``label`` shows it ("react hooks"),
+    ``text`` is as the student wrote it ("React hooks")."""
 
     key: str
     label: str
+    text: str = ""
 
 
 def singular(word: str) -> str:
@@ -84,9 +89,15 @@ def _runs(text: str) -> list[list[str]]:
     return runs
 
 
+def _display(word: str) -> str:
+    # "OAuth", "JWT", "PyTorch" keep their capitals; "React" or "Hooks" at a sentence start do not.
+    return word if any(c.isupper() for c in word[1:]) else word.lower()
+
+
 def _keyword(words: list[str]) -> Keyword:
     key = " ".join(singular(w.lower()) for w in words)
-    return Keyword(key=key, label=" ".join(words))
+    label = " ".join(_display(w) for w in words)[:100]
+    return Keyword(key=key[:100], label=label, text=" ".join(words))
 
 
 def extract_keywords(text: str, limit: int = 10) -> list[Keyword]:
@@ -101,12 +112,3 @@ def extract_keywords(text: str, limit: int = 10) -> list[Keyword]:
             keyword = _keyword(part)
             seen.setdefault(keyword.key, keyword)
     return list(seen.values())[:limit]
-
-
-def keyword_words(keywords: list[Keyword]) -> list[Keyword]:
-    """The single words inside ``keywords``' phrases, for counting words beside phrases."""
-    words: dict[str, Keyword] = {}
-    for keyword in keywords:
-        for key, label in zip(keyword.key.split(), keyword.label.split(), strict=True):
-            words.setdefault(key, Keyword(key=key, label=label))
-    return list(words.values())
