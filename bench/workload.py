@@ -26,11 +26,12 @@ from chronos_chat.costs import price_usage
 from chronos_chat.database import Database
 from chronos_chat.pricing import load_catalog
 from chronos_chat.sample_data import PlannedSession, plan_sessions
-from chronos_chat.schema import chat_messages, chat_sessions, video_references
+from chronos_chat.schema import chat_messages, chat_sessions, message_keywords, video_references
+from chronos_chat.topics import extract_keywords
 from chronos_chat.usage import normalize_usage
 
 BATCH_SESSIONS = 500
-GENERATOR_VERSION = 4  # bump when the generator or the schema changes: old loads are not reused
+GENERATOR_VERSION = 5  # bump when the generator or the schema changes: old loads are not reused
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,14 @@ def students_for(messages: int) -> int:
     return max(50, messages // 50)
 
 
-def _rows(
-    plan: PlannedSession, catalog: Any
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+Rows = list[dict[str, Any]]
+
+
+def _rows(plan: PlannedSession, catalog: Any) -> tuple[dict[str, Any], Rows, Rows, Rows]:
     sid = uuid.uuid4()
-    messages, references = [], []
+    messages: Rows = []
+    references: Rows = []
+    keywords: Rows = []
     tokens = cost_total = 0
     preview = None
     for seq, m in enumerate(plan.messages, start=1):
@@ -62,9 +66,19 @@ def _rows(
         cost = price_usage(usage, m.model, at=m.created_at, catalog=catalog).total_nanos
         tokens += usage.total_tokens
         cost_total += cost
-        if m.role == "user" and preview is None:
-            preview = m.content[:100]
         mid = uuid.uuid4()
+        if m.role == "user":
+            preview = preview or m.content[:100]
+            keywords += [
+                {
+                    "message_id": mid,
+                    "creator_id": plan.creator_id,
+                    "created_at": m.created_at,
+                    "keyword": k.key,
+                    "label": k.label,
+                }
+                for k in extract_keywords(m.content)
+            ]
         messages.append(
             {
                 "id": mid,
@@ -123,21 +137,23 @@ def _rows(
         "total_cost_nanos": cost_total,
         "unpriced_message_count": 0,
     }
-    return session, messages, references
+    return session, messages, references, keywords
 
 
 def _insert(engine: Engine, batch: list[PlannedSession], catalog: Any) -> None:
-    sessions, messages, references = [], [], []
+    sessions, messages, references, keywords = [], [], [], []
     for plan in batch:
-        s, m, r = _rows(plan, catalog)
+        s, m, r, k = _rows(plan, catalog)
         sessions.append(s)
         messages.extend(m)
         references.extend(r)
+        keywords.extend(k)
     with engine.begin() as db:
         db.execute(chat_sessions.insert(), sessions)
         db.execute(chat_messages.insert(), messages)
-        if references:
-            db.execute(video_references.insert(), references)
+        for table, rows in ((video_references, references), (message_keywords, keywords)):
+            if rows:
+                db.execute(table.insert(), rows)
 
 
 def _count(db: Connection) -> int:

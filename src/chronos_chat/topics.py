@@ -32,7 +32,7 @@ STOP_WORDS = frozenset(
     makes making many mean means mentioned minute minutes new next part please point possible
     problem question questions quick quickly right say see seem seems set show showed
     sure tell thank thanks thing things think try trying tutorial tutorials understand
-    understanding video videos way ways work works working wrong
+    twice understanding video videos vs versus way ways work works working wrong
     add adding apply bad big call change choose compare configure configuring create
     creating deal difficult fast fix fixing give go going handle implement implementing install installing
     hard pass put remove run running setup simple slow small start
@@ -94,8 +94,17 @@ def _display(word: str) -> str:
     return word if any(c.isupper() for c in word[1:]) else word.lower()
 
 
+def _fold(word: str) -> str:
+    # Acronyms ("CORS", "iOS") are not plurals of anything.
+    return (
+        word.lower()
+        if word.isupper() or word[:1].islower() and any(c.isupper() for c in word)
+        else singular(word.lower())
+    )
+
+
 def _keyword(words: list[str]) -> Keyword:
-    key = " ".join(singular(w.lower()) for w in words)
+    key = " ".join(_fold(w) for w in words)
     label = " ".join(_display(w) for w in words)[:100]
     return Keyword(key=key[:100], label=label, text=" ".join(words))
 
