@@ -95,12 +95,9 @@ def _display(word: str) -> str:
 
 
 def _fold(word: str) -> str:
-    # Acronyms ("CORS", "iOS") are not plurals of anything.
-    return (
-        word.lower()
-        if word.isupper() or word[:1].islower() and any(c.isupper() for c in word)
-        else singular(word.lower())
-    )
+    # Acronyms and code names ("CORS", "iOS", "useState") are not plurals of anything.
+    coined = word.isupper() or (word[0].islower() and any(c.isupper() for c in word))
+    return word.lower() if coined else singular(word.lower())
 
 
 def _keyword(words: list[str]) -> Keyword:
