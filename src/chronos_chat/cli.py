@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -158,17 +160,76 @@ def demo(
     students: Annotated[int, typer.Option(min=1)] = 100,
     creators: Annotated[int, typer.Option(min=1)] = 4,
     days: Annotated[int, typer.Option(min=1)] = 60,
+    fresh: Annotated[
+        bool, typer.Option(help="Write new data even if the database has some.")
+    ] = False,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")
+    ] = True,
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
-    """Fill a database with a realistic demo through the library, then say where to look."""
-    count = asyncio.run(_seed(database_url, messages, students, creators, days))
-    console.print(f"[green]demo ready:[/green] {count:,} messages in {database_url}")
-    asyncio.run(_tour(database_url))
+    """Fill a database with a realistic demo, serve the API and print where to look."""
+    existing = asyncio.run(_session_total(database_url))
+    if existing and not fresh:
+        console.print(
+            f"using the {existing:,} demo sessions already in {database_url} (--fresh for new ones)"
+        )
+    else:
+        if existing:
+            asyncio.run(_wipe(database_url))
+        count = asyncio.run(_seed(database_url, messages, students, creators, days))
+        console.print(f"[green]demo ready:[/green] {count:,} messages in {database_url}")
+    creator = asyncio.run(_tour(database_url))
+    if serve_api:
+        _serve_demo(database_url, creator, host, port)
 
 
-async def _tour(database_url: str) -> None:
-    """Show what the demo holds through the library: a student's sessions and a search."""
+async def _session_total(database_url: str) -> int:
+    async with ChatStore(database_url) as store:
+        return (await store.list_sessions(archived=None, limit=1)).total
+
+
+async def _wipe(database_url: str) -> None:
+    from chronos_chat.schema import metadata
+
+    async with ChatStore(database_url) as store:
+
+        def wipe(db: Any) -> None:
+            for table in reversed(metadata.sorted_tables):
+                db.execute(table.delete())
+
+        await store.database.write(wipe)
+
+
+def _serve_demo(database_url: str, creator: str, host: str, port: int) -> None:
+    import secrets
+
+    import uvicorn
+
+    from chronos_chat.api import Settings, create_app
+    from chronos_chat.api.auth import issue_token
+
+    secret = os.environ.get("CHRONOS_JWT_SECRET") or secrets.token_urlsafe(32)
+    settings = Settings(database_url=database_url, jwt_secret=secret)
+    token = issue_token(secret, role="creator", sub=creator, creator_id=creator, ttl=7 * 86400)
+    base = f"http://{host}:{port}"
+    console.print(f"\nAPI docs:      {base}/docs")
+    print(f"creator token: {token}  ({creator}, valid 7 days)")
+    console.print("try:", soft_wrap=True)
+    print(
+        f'  curl -H "Authorization: Bearer {token}" "{base}/api/chat/analytics?period=month&usage=true&cost_projection=true"'
+    )
+    console.print("Ctrl-C stops the server.\n")
+    uvicorn.run(create_app(settings=settings), host=host, port=port, log_level="warning")
+
+
+async def _tour(database_url: str) -> str:
+    """Show what the demo holds through the library; return the busiest creator."""
     async with ChatStore(database_url) as store:
         busiest = await store.list_sessions(sort_by="message_count", limit=1)
+        if not busiest.data:
+            return "creator-001"
         student = busiest.data[0].student_id
         page = await store.list_sessions(student_id=student, limit=5)
         table = Table(title=f"{student}: {page.total} sessions (newest 5)")
@@ -190,7 +251,8 @@ async def _tour(database_url: str) -> None:
             f"cost of the newest session: {format_cost(session.total_cost)} "
             f"(${session.total_cost}) for {session.total_tokens:,} tokens"
         )
-    console.print(f"open it from Python with ChatStore({database_url!r}); see README.md")
+        console.print(f"open it from Python with ChatStore({database_url!r}); see README.md")
+        return busiest.data[0].creator_id
 
 
 async def _seed(database_url: str, messages: int, students: int, creators: int, days: int) -> int:
@@ -226,6 +288,76 @@ async def _seed(database_url: str, messages: int, students: int, creators: int, 
                 await store.generate_and_set_title(session.id, plan.messages[0].content)
                 progress.advance(task, len(plan.messages))
     return total
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Serve the REST API (needs CHRONOS_JWT_SECRET)."""
+    import uvicorn
+
+    from chronos_chat.api import Settings, create_app
+
+    settings = Settings()
+    if database_url:
+        settings.database_url = database_url
+    try:
+        application = create_app(settings=settings)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from exc
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help="student, creator or service.")],
+    sub: Annotated[str, typer.Option(help="The caller's id (the student's id for students).")],
+    creator_id: Annotated[
+        str | None, typer.Option(help="For creator tokens: their creator id.")
+    ] = None,
+    ttl: Annotated[int, typer.Option(min=1, help="Seconds until it expires.")] = 3600,
+) -> None:
+    """Print a token signed with CHRONOS_JWT_SECRET."""
+    from chronos_chat.api import Settings
+    from chronos_chat.api.auth import issue_token
+
+    secret = Settings().jwt_secret
+    if not secret:
+        console.print("[red]error:[/red] CHRONOS_JWT_SECRET is not set")
+        raise typer.Exit(code=1)
+    try:
+        print(issue_token(secret, role=role, sub=sub, creator_id=creator_id, ttl=ttl))
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from exc
+
+
+@app.command("export")
+def export_command(
+    session_id: Annotated[str, typer.Argument(help="The session's id.")],
+    format: Annotated[str, typer.Option(help="json or markdown.")] = "markdown",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print a session as Markdown or as its JSON export."""
+    if format not in ("json", "markdown"):
+        console.print("[red]error:[/red] --format must be json or markdown")
+        raise typer.Exit(code=2)
+
+    async def run() -> str:
+        async with ChatStore(database_url) as store:
+            if format == "markdown":
+                return await store.export_session_markdown(uuid.UUID(session_id))
+            return json.dumps(await store.export_session(uuid.UUID(session_id)), indent=2)
+
+    try:
+        print(asyncio.run(run()), end="")
+    except (ChronosError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from exc
 
 
 def main() -> None:

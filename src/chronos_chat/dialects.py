@@ -30,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.types import TypeDecorator
 
@@ -205,6 +207,13 @@ def fts_query(db: Connection, query: str) -> str:
     # FTS5 has its own query syntax; quoting each word makes user input a plain AND of terms.
     words = [w.replace('"', '""') for w in query.split()]
     return " ".join(f'"{w}"' for w in words)
+
+
+def insert_if_absent(db: Connection, table: Any, values: dict[str, Any]) -> bool:
+    """Insert ``values`` unless a row with the same primary key exists; whether it inserted."""
+    module = sqlite_insert if is_sqlite(db) else postgresql_insert
+    statement = module(table).values(values).on_conflict_do_nothing()
+    return db.execute(statement).rowcount == 1
 
 
 # --- time buckets ---------------------------------------------------------------------------

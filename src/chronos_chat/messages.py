@@ -34,6 +34,7 @@ from chronos_chat import dialects
 from chronos_chat.costs import price_usage
 from chronos_chat.dialects import UTCDateTime
 from chronos_chat.errors import (
+    Conflict,
     IdempotencyConflict,
     InvalidInput,
     MessageNotFound,
@@ -58,7 +59,14 @@ from chronos_chat.schema import (
     message_revisions,
     video_references,
 )
-from chronos_chat.sessions import UNSET, Unset, fetch_session_row, now_utc, session_from_row
+from chronos_chat.sessions import (
+    UNSET,
+    Unset,
+    create_session,
+    fetch_session_row,
+    now_utc,
+    session_from_row,
+)
 from chronos_chat.topics import extract_keywords
 from chronos_chat.usage import Usage, normalize_usage
 from chronos_chat.validation import (
@@ -92,6 +100,7 @@ class NewMessage:
     metadata: dict[str, Any]
     idempotency_key: str | None
     created_at: datetime | None
+    message_id: uuid.UUID | None = None
 
 
 def validate_message(
@@ -108,6 +117,7 @@ def validate_message(
     idempotency_key: str | None = None,
     created_at: datetime | None = None,
     max_content_length: int = DEFAULT_MAX_CONTENT,
+    message_id: uuid.UUID | None = None,
 ) -> NewMessage:
     """Check every argument of a new message; raises InvalidInput naming the first bad one."""
     checked_role = check_role(role)
@@ -135,6 +145,7 @@ def validate_message(
         metadata=check_metadata("metadata", metadata),
         idempotency_key=idempotency_key,
         created_at=check_aware("created_at", created_at),
+        message_id=message_id,
     )
 
 
@@ -209,7 +220,7 @@ def create_message(db: Connection, message: NewMessage, catalog: PriceCatalog) -
     ).first()
     if bumped is None:
         raise SessionNotFound(message.session_id)
-    values = _message_values(message, uuid.uuid4(), bumped, cost, created_at)
+    values = _message_values(message, message.message_id or uuid.uuid4(), bumped, cost, created_at)
     db.execute(_INSERT_MESSAGE, values)
     if message.references:
         db.execute(_INSERT_REFERENCES, _reference_rows(message, values))
@@ -574,3 +585,63 @@ def _refresh_session_summary(db: Connection, session_id: uuid.UUID) -> None:
         .where(S.id == session_id)
         .values(preview=first_user, last_message_at=func.coalesce(last, S.created_at))
     )
+
+
+def import_session(
+    db: Connection, document: Mapping[str, Any], catalog: PriceCatalog, max_content_length: int
+) -> ChatSession:
+    """Restore an exported session with its ids, messages, references and usage.
+
+    Raises InvalidInput for a malformed document, Conflict if the session already exists.
+    """
+    raw = document["session"]
+    try:
+        session_id = uuid.UUID(str(raw["id"]))
+        created = datetime.fromisoformat(raw["created_at"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InvalidInput("session", f"needs an id and created_at: {exc}") from None
+    if db.execute(select(S.id).where(S.id == session_id)).first() is not None:
+        raise Conflict(f"chat session {session_id} already exists")
+    create_session(
+        db,
+        student_id=raw.get("student_id"),
+        creator_id=raw.get("creator_id"),
+        title=raw.get("title"),
+        context_video_ids=raw.get("context_video_ids") or (),
+        metadata=raw.get("metadata"),
+        created_at=created,
+        session_id=session_id,
+    )
+    for index, item in enumerate(document["messages"]):
+        create_message(db, _imported_message(index, item, session_id, max_content_length), catalog)
+    if raw.get("archived_at"):
+        db.execute(
+            update(chat_sessions)
+            .where(S.id == session_id)
+            .values(archived_at=datetime.fromisoformat(raw["archived_at"]))
+        )
+    return session_from_row(fetch_session_row(db, session_id))
+
+
+def _imported_message(
+    index: int, item: Any, session_id: uuid.UUID, max_content_length: int
+) -> NewMessage:
+    try:
+        usage = item.get("usage") or {}
+        return validate_message(
+            session_id=session_id,
+            role=item["role"],
+            content=item["content"],
+            model=item.get("model"),
+            usage={k: v for k, v in usage.items() if k != "cost" and v is not None},
+            video_references=item.get("video_references") or (),
+            response_time_ms=item.get("response_time_ms"),
+            metadata=item.get("metadata"),
+            created_at=datetime.fromisoformat(item["created_at"]),
+            max_content_length=max_content_length,
+            message_id=uuid.UUID(str(item["id"])),
+        )
+    except InvalidInput as exc:
+        raise InvalidInput(f"messages[{index}].{exc.field}", exc.reason) from None
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise InvalidInput(f"messages[{index}]", f"malformed message: {exc}") from None

@@ -174,3 +174,14 @@ student_names = Table(
     Column("student_id", ExternalId, primary_key=True),
     Column("name", String(200), nullable=False),
 )
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", String(200), primary_key=True),  # who asked: a key is theirs alone
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer),  # NULL while the first request is in flight
+    Column("response", Json),
+    Column("created_at", UTCDateTime, nullable=False),
+)

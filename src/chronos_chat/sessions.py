@@ -193,10 +193,11 @@ def create_session(
     context_video_ids: Iterable[str] = (),
     metadata: Mapping[str, Any] | None = None,
     created_at: datetime | None = None,
+    session_id: uuid.UUID | None = None,
 ) -> ChatSession:
-    """Insert a new session and return it."""
+    """Insert a new session and return it (``session_id`` only when restoring an export)."""
     values = {
-        "id": uuid.uuid4(),
+        "id": session_id or uuid.uuid4(),
         "student_id": check_external_id("student_id", student_id),
         "creator_id": check_external_id("creator_id", creator_id),
         "title": None if title is None else check_text("title", title, max_length=MAX_TITLE),

@@ -9,9 +9,10 @@ from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 
-from chronos_chat import analytics, cost_reports, messages, sessions
+from chronos_chat import analytics, cost_reports, export, messages, sessions
 from chronos_chat.analytics import ContentGap, CreatorAnalytics, SessionAnalytics, UsageDay
 from chronos_chat.cost_reports import CostSummary
 from chronos_chat.costs import CostProjection, Suggestion
@@ -433,6 +434,33 @@ class ChatStore:
     async def set_student_name(self, student_id: str, name: str | None) -> None:
         """Name a student in analytics (None forgets the name)."""
         await self.database.write(sessions.set_student_name, student_id, name)
+
+    # --- export --------------------------------------------------------------------------
+
+    async def export_session(self, session_id: uuid.UUID) -> dict[str, Any]:
+        """The session as a versioned JSON document: session, messages, analytics, exported_at."""
+        session, stats = await self.database.read(_session_and_analytics, session_id)
+        return export.export_document(session, stats, sessions.now_utc())
+
+    async def export_session_markdown(self, session_id: uuid.UUID) -> str:
+        """The session as readable Markdown. Raises SessionNotFound."""
+        session, stats = await self.database.read(_session_and_analytics, session_id)
+        return export.render_markdown(session, stats)
+
+    async def import_session(self, document: Mapping[str, Any]) -> ChatSession:
+        """Restore a JSON export (same ids). Raises InvalidInput, Conflict if it exists."""
+        checked = export.check_document(document)
+        return await self.database.write(
+            messages.import_session, checked, self.catalog, self.max_content_length
+        )
+
+
+def _session_and_analytics(
+    db: Connection, session_id: uuid.UUID
+) -> tuple[ChatSession, SessionAnalytics]:
+    return messages.get_session_with_messages(db, session_id), analytics.session_analytics(
+        db, session_id
+    )
 
 
 __all__ = ["ChatStore"]

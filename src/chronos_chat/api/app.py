@@ -1,0 +1,129 @@
+"""The FastAPI application: routes, error handlers, limits, request ids and metrics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from sqlalchemy import text
+
+from chronos_chat import __version__
+from chronos_chat.api import errors, messages, reports, sessions
+from chronos_chat.api.limits import BodyLimit, MemoryRateLimiter, RedisRateLimiter
+from chronos_chat.api.schemas import Health
+from chronos_chat.api.settings import Settings
+from chronos_chat.store import ChatStore
+
+
+class Metrics:
+    """Request counts and latencies, in a registry of the app's own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "chronos_http_requests",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "chronos_http_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=self.registry,
+        )
+
+
+def create_app(store: ChatStore | None = None, settings: Settings | None = None) -> FastAPI:
+    """The service over ``store`` (by default one on ``CHRONOS_DATABASE_URL``).
+
+    Raises ValueError without a JWT secret: the service never runs unauthenticated.
+    """
+    settings = settings or Settings()
+    if not settings.jwt_secret:
+        raise ValueError("CHRONOS_JWT_SECRET is not set: refusing to serve without authentication")
+    store = store or ChatStore(settings.database_url)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await store.open()
+        try:
+            yield
+        finally:
+            if isinstance(app.state.rate_limiter, RedisRateLimiter):
+                await app.state.rate_limiter.close()
+            await store.close()
+
+    app = FastAPI(title="chronos-chat", version=__version__, lifespan=lifespan)
+    app.state.store = store
+    app.state.settings = settings
+    app.state.rate_limiter = _rate_limiter(settings)
+    errors.install(app)
+    for router in (sessions.router, messages.router, reports.router):
+        app.include_router(router)
+    _install_health(app, store, metrics)
+    app.middleware("http")(_observe(metrics))
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _rate_limiter(settings: Settings) -> MemoryRateLimiter | RedisRateLimiter | None:
+    if settings.rate_limit_per_minute == 0:
+        return None
+    if settings.redis_url:
+        return RedisRateLimiter(settings.redis_url, settings.rate_limit_per_minute)
+    return MemoryRateLimiter(settings.rate_limit_per_minute)
+
+
+def _observe(
+    metrics: Metrics,
+) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    async def middleware(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, route).observe(time.perf_counter() - start)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    return middleware
+
+
+def _install_health(app: FastAPI, store: ChatStore, metrics: Metrics) -> None:
+    @app.get("/healthz", response_model=Health, tags=["health"])
+    async def healthz() -> Health:
+        """The process is alive."""
+        return Health(status="ok")
+
+    @app.get("/readyz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
+    async def readyz() -> Response:
+        """The database answers."""
+        try:
+            await store.database.read(lambda db: db.execute(text("SELECT 1")).scalar())
+        except Exception:
+            return Response(
+                Health(status="database unreachable").model_dump_json(),
+                status_code=503,
+                media_type="application/json",
+            )
+        return Response(Health(status="ready").model_dump_json(), media_type="application/json")
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    async def prometheus() -> Response:
+        """Request counts and latencies in Prometheus' text format."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

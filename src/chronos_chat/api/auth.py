@@ -1,0 +1,63 @@
+"""Who is asking: HS256 bearer tokens with ``sub``, ``role`` and, for creators, ``creator_id``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import jwt
+
+Role = Literal["student", "creator", "service"]
+ROLES: tuple[Role, ...] = ("student", "creator", "service")
+ALGORITHM = "HS256"
+
+
+class Unauthenticated(Exception):
+    """The request carries no valid token."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller: a student, a creator (of ``creator_id``) or the RAG backend (service)."""
+
+    sub: str
+    role: Role
+    creator_id: str | None = None
+
+
+def issue_token(
+    secret: str, *, role: str, sub: str, creator_id: str | None = None, ttl: int = 3600
+) -> str:
+    """A signed token for ``sub`` in ``role``, valid for ``ttl`` seconds."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if role == "creator" and not creator_id:
+        raise ValueError("a creator token needs a creator_id")
+    claims: dict[str, object] = {
+        "sub": sub,
+        "role": role,
+        "exp": datetime.now(UTC) + timedelta(seconds=ttl),
+    }
+    if creator_id:
+        claims["creator_id"] = creator_id
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def authenticate(secret: str, authorization: str | None) -> Principal:
+    """The principal of an ``Authorization: Bearer`` header; raises Unauthenticated."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("missing bearer token")
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "role"]}
+        )
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated(f"invalid token: {exc}") from None
+    role, sub, creator = claims.get("role"), claims.get("sub"), claims.get("creator_id")
+    if role not in ROLES or not isinstance(sub, str) or not sub:
+        raise Unauthenticated("invalid token: bad role or subject")
+    if role == "creator" and not isinstance(creator, str):
+        raise Unauthenticated("invalid token: a creator token needs creator_id")
+    return Principal(sub=sub, role=role, creator_id=creator if role == "creator" else None)

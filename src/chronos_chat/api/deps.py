@@ -1,0 +1,77 @@
+"""Request dependencies: the store, the caller, and the authorization rules in one place.
+
+A student sees only sessions whose student_id is theirs; a creator only sessions and
+analytics whose creator_id is theirs; the service sees everything. Another's session is
+reported as not found, so its existence is not revealed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from chronos_chat.api.auth import Principal, authenticate
+from chronos_chat.api.errors import Forbidden
+from chronos_chat.errors import MessageNotFound, SessionNotFound
+from chronos_chat.models import ChatMessage, ChatSession
+from chronos_chat.store import ChatStore
+
+
+def get_store(request: Request) -> ChatStore:
+    """The application's store."""
+    store: ChatStore = request.app.state.store
+    return store
+
+
+async def get_principal(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    """The authenticated caller, counted against their rate limit; 401 without a valid token."""
+    principal = authenticate(request.app.state.settings.jwt_secret, authorization)
+    limiter = request.app.state.rate_limiter
+    if limiter is not None:
+        await limiter.hit(f"{principal.role}:{principal.sub}")
+    return principal
+
+
+Store = Annotated[ChatStore, Depends(get_store)]
+Caller = Annotated[Principal, Depends(get_principal)]
+
+
+def can_see(principal: Principal, session: ChatSession) -> bool:
+    """Whether the caller may know this session exists."""
+    if principal.role == "service":
+        return True
+    if principal.role == "creator":
+        return session.creator_id == principal.creator_id
+    return session.student_id == principal.sub
+
+
+async def visible_session(
+    store: ChatStore, principal: Principal, session_id: uuid.UUID
+) -> ChatSession:
+    """The session if the caller may see it; SessionNotFound otherwise (existence not revealed)."""
+    session = await store.get_session(session_id)
+    if not can_see(principal, session):
+        raise SessionNotFound(session_id)
+    return session
+
+
+async def visible_message(
+    store: ChatStore, principal: Principal, message_id: uuid.UUID
+) -> ChatMessage:
+    """The message if the caller may see its session; MessageNotFound otherwise."""
+    message = await store.get_message(message_id)
+    try:
+        await visible_session(store, principal, message.session_id)
+    except SessionNotFound:
+        raise MessageNotFound(message_id) from None
+    return message
+
+
+def require(condition: bool, why: str) -> None:
+    """403 unless ``condition``: the caller sees the data but may not do this."""
+    if not condition:
+        raise Forbidden(why)

@@ -1,0 +1,85 @@
+"""Analytics and export routes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Response
+
+from chronos_chat.api.deps import Caller, Store, require, visible_session
+from chronos_chat.api.schemas import AnalyticsResponse
+from chronos_chat.errors import InvalidInput
+from chronos_chat.models import ChatSession
+from chronos_chat.sessions import now_utc
+
+router = APIRouter(prefix="/api/chat", tags=["analytics"])
+
+
+@router.get("/analytics", response_model=AnalyticsResponse)
+async def creator_analytics(
+    store: Store,
+    caller: Caller,
+    creator_id: Annotated[str | None, Query(max_length=128)] = None,
+    period: Literal["day", "week", "month", "all"] = "month",
+    tz: Annotated[str, Query(max_length=64)] = "UTC",
+    usage: bool = False,
+    cost_projection: bool = False,
+) -> AnalyticsResponse:
+    """A creator's analytics; with ``usage`` the last 30 days day by day, with
+    ``cost_projection`` the month's projection and ways to spend less."""
+    require(caller.role != "student", "students have no analytics")
+    if caller.role == "creator":
+        require(creator_id in (None, caller.creator_id), "creators see their own analytics only")
+        creator_id = caller.creator_id
+    if not creator_id:
+        raise InvalidInput("creator_id", "is required")
+    result = AnalyticsResponse(
+        analytics=await store.get_creator_chat_analytics(creator_id, period, tz=tz)
+    )
+    if usage:
+        today = now_utc().date()
+        result.usage = await store.get_chat_usage_metrics(
+            creator_id, today - timedelta(days=29), today, tz=tz
+        )
+    if cost_projection:
+        result.cost_projection = await store.get_cost_projection(creator_id)
+        result.optimization_suggestions = await store.get_creator_cost_suggestions(creator_id)
+    return result
+
+
+@router.get("/export/{session_id}", tags=["export"], response_class=Response)
+async def export_session(
+    session_id: uuid.UUID,
+    store: Store,
+    caller: Caller,
+    format: Literal["json", "markdown"] = "json",
+) -> Response:
+    """The session as a download: versioned JSON (re-importable) or Markdown."""
+    await visible_session(store, caller, session_id)
+    if format == "markdown":
+        text = await store.export_session_markdown(session_id)
+        return _download(text, "text/markdown; charset=utf-8", f"session-{session_id}.md")
+    document = await store.export_session(session_id)
+    return _download(
+        json.dumps(document, indent=2), "application/json", f"session-{session_id}.json"
+    )
+
+
+def _download(content: str, media_type: str, filename: str) -> Response:
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.post("/import", tags=["export"], response_model=ChatSession, status_code=201)
+async def import_session(
+    document: Annotated[dict[str, Any], Body()], store: Store, caller: Caller
+) -> ChatSession:
+    """Restore a JSON export (the service only)."""
+    require(caller.role == "service", "only the service imports sessions")
+    return await store.import_session(document)

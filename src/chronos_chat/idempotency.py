@@ -1,0 +1,69 @@
+"""Idempotency keys, as in Stripe's API and the IETF draft: the first response to a (caller,
+key) is kept; a retry gets it back and writes nothing; the same key with another request is
+refused; a retry while the first is still running is told to wait."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, update
+
+from chronos_chat import dialects
+from chronos_chat.errors import Conflict, IdempotencyConflict
+from chronos_chat.schema import idempotency_keys
+
+K = idempotency_keys.c
+# A request that has not finished after this long has died with its process: take over.
+ABANDONED_AFTER = timedelta(minutes=2)
+
+
+class InFlight(Conflict):
+    """The first request with this key has not finished yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """The stored response of the first request."""
+
+    status_code: int
+    body: Any
+
+
+def claim(db: Connection, scope: str, key: str, request_hash: str, now: datetime) -> Replay | None:
+    """Claim the key for this request (None), or the first request's response to replay.
+
+    Raises IdempotencyConflict if the key was used for another request, InFlight if the first
+    is still running.
+    """
+    values = {"scope": scope, "key": key, "request_hash": request_hash, "created_at": now}
+    if dialects.insert_if_absent(db, idempotency_keys, values):
+        return None
+    row = db.execute(select(idempotency_keys).where(K.scope == scope, K.key == key)).one()
+    if row.request_hash != request_hash:
+        raise IdempotencyConflict(f"idempotency key {key!r} was used with a different request")
+    if row.status_code is not None:
+        return Replay(row.status_code, row.response)
+    if now - row.created_at < ABANDONED_AFTER:
+        raise InFlight(f"a request with idempotency key {key!r} is still in progress")
+    db.execute(
+        update(idempotency_keys).where(K.scope == scope, K.key == key).values(created_at=now)
+    )
+    return None
+
+
+def complete(db: Connection, scope: str, key: str, status_code: int, body: Any) -> None:
+    """Keep the response of the request that claimed the key."""
+    db.execute(
+        update(idempotency_keys)
+        .where(K.scope == scope, K.key == key)
+        .values(status_code=status_code, response=body)
+    )
+
+
+def release(db: Connection, scope: str, key: str) -> None:
+    """Give the key back after a failed request, so a retry runs again."""
+    db.execute(
+        delete(idempotency_keys).where(K.scope == scope, K.key == key, K.status_code.is_(None))
+    )
