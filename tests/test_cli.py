@@ -96,8 +96,72 @@ def test_import_litellm_adds_models_keeps_ours(tmp_path: Path) -> None:
 def test_demo_fills_a_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/demo.db"
     result = runner.invoke(
-        app, ["demo", "--database-url", url, "--messages", "120", "--students", "5"]
+        app, ["demo", "--database-url", url, "--messages", "120", "--students", "5", "--no-serve"]
     )
     assert result.exit_code == 0, result.output
     assert "120 messages" in result.output
     assert "sessions" in result.output
+
+
+def test_demo_reuses_its_data(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/demo.db"
+    base = ["demo", "--database-url", url, "--messages", "60", "--students", "3", "--no-serve"]
+    assert runner.invoke(app, base).exit_code == 0
+    again = runner.invoke(app, base)
+    assert again.exit_code == 0
+    assert "using the" in again.output
+
+
+def test_token_needs_a_secret_and_signs_claims() -> None:
+    import jwt
+
+    assert (
+        runner.invoke(
+            app, ["token", "--role", "student", "--sub", "s1"], env={"CHRONOS_JWT_SECRET": ""}
+        ).exit_code
+        == 1
+    )
+    result = runner.invoke(
+        app,
+        ["token", "--role", "creator", "--sub", "c1", "--creator-id", "c1"],
+        env={"CHRONOS_JWT_SECRET": "k" * 32},
+    )
+    assert result.exit_code == 0, result.output
+    claims = jwt.decode(result.output.strip(), "k" * 32, algorithms=["HS256"])
+    assert (claims["role"], claims["sub"], claims["creator_id"]) == ("creator", "c1", "c1")
+    bad = runner.invoke(
+        app, ["token", "--role", "creator", "--sub", "c1"], env={"CHRONOS_JWT_SECRET": "k" * 32}
+    )
+    assert bad.exit_code == 1
+
+
+def test_serve_refuses_without_secret() -> None:
+    result = runner.invoke(app, ["serve"], env={"CHRONOS_JWT_SECRET": ""})
+    assert result.exit_code == 1
+    assert "CHRONOS_JWT_SECRET" in result.output
+
+
+def test_export_prints_markdown(tmp_path: Path) -> None:
+    import asyncio
+
+    from chronos_chat import ChatStore
+
+    url = f"sqlite:///{tmp_path}/e.db"
+
+    async def make() -> str:
+        async with ChatStore(url) as store:
+            session = await store.create_session(student_id="s", creator_id="c", title="OAuth")
+            await store.create_message(session_id=session.id, role="user", content="How?")
+            return str(session.id)
+
+    session_id = asyncio.run(make())
+    result = runner.invoke(app, ["export", session_id, "--database-url", url])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("# OAuth")
+    assert (
+        runner.invoke(
+            app, ["export", session_id, "--format", "json", "--database-url", url]
+        ).exit_code
+        == 0
+    )
+    assert runner.invoke(app, ["export", "not-a-uuid", "--database-url", url]).exit_code == 1
