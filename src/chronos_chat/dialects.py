@@ -212,8 +212,9 @@ def fts_query(db: Connection, query: str) -> str:
 def insert_if_absent(db: Connection, table: Any, values: dict[str, Any]) -> bool:
     """Insert ``values`` unless a row with the same primary key exists; whether it inserted."""
     module = sqlite_insert if is_sqlite(db) else postgresql_insert
-    statement = module(table).values(values).on_conflict_do_nothing()
-    return db.execute(statement).rowcount == 1
+    key = next(iter(table.primary_key.columns))
+    statement = module(table).values(values).on_conflict_do_nothing().returning(key)
+    return db.execute(statement).first() is not None
 
 
 # --- time buckets ---------------------------------------------------------------------------

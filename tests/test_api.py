@@ -1,0 +1,564 @@
+"""The REST service over HTTP (httpx against the ASGI app) on both backends: routes, errors,
+limits, idempotency, and who may do what."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from chronos_chat import ChatSession, ChatStore, idempotency
+from chronos_chat.api import Settings, create_app
+from chronos_chat.api.auth import issue_token
+from chronos_chat.api.schemas import MessageCreate
+from tests.factories import make_exchange, make_session, reference
+
+SECRET = "test-secret-" + "x" * 20
+
+
+def bearer(role: str, sub: str, creator_id: str | None = None) -> dict[str, str]:
+    """Headers of a caller."""
+    return {
+        "Authorization": f"Bearer {issue_token(SECRET, role=role, sub=sub, creator_id=creator_id)}"
+    }
+
+
+STUDENT = bearer("student", "student-1")
+CREATOR = bearer("creator", "creator-1", "creator-1")
+SERVICE = bearer("service", "rag-backend")
+
+
+async def client_for(store: ChatStore, **settings: Any) -> httpx.AsyncClient:
+    """An HTTP client on the app over ``store``."""
+    app = create_app(store, Settings(jwt_secret=SECRET, **settings))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+@pytest.fixture
+async def client(store: ChatStore) -> AsyncIterator[httpx.AsyncClient]:
+    async with await client_for(store) as http:
+        yield http
+
+
+@pytest.fixture
+async def sessions(store: ChatStore) -> dict[str, ChatSession]:
+    """One session of the caller's (student-1 with creator-1) and one of strangers'."""
+    own = await make_session(store, student_id="student-1", creator_id="creator-1", title="Mine")
+    await make_exchange(store, own)
+    other = await make_session(
+        store, student_id="student-2", creator_id="creator-2", title="Theirs"
+    )
+    await make_exchange(store, other)
+    return {"own": own, "other": other}
+
+
+# --- authentication -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer not-a-token"},
+        {"Authorization": "Basic abc"},
+        {
+            "Authorization": "Bearer "
+            + jwt.encode(
+                {"sub": "s", "role": "student", "exp": 9e9}, "wrong-secret-" + "y" * 32, "HS256"
+            )
+        },
+        {
+            "Authorization": "Bearer "
+            + jwt.encode({"sub": "s", "role": "student", "exp": 1}, SECRET, "HS256")
+        },
+        {
+            "Authorization": "Bearer "
+            + jwt.encode({"sub": "s", "role": "root", "exp": 9e9}, SECRET, "HS256")
+        },
+        {
+            "Authorization": "Bearer "
+            + jwt.encode({"sub": "c", "role": "creator", "exp": 9e9}, SECRET, "HS256")
+        },
+        {"Authorization": "Bearer " + jwt.encode({"sub": "s", "role": "student"}, SECRET, "HS256")},
+    ],
+)
+async def test_missing_or_bad_token_is_401(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    response = await client.get("/api/chat/sessions", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthenticated"
+
+
+def test_app_refuses_to_start_without_secret(store: ChatStore) -> None:
+    with pytest.raises(ValueError, match="CHRONOS_JWT_SECRET"):
+        create_app(store, Settings(jwt_secret=""))
+
+
+# --- who may do what ----------------------------------------------------------------------
+
+MATRIX: list[tuple[str, str, str, dict[str, Any] | None]] = [
+    # method, path (the session's id goes in {sid}), action, body
+    ("GET", "/api/chat/sessions/{sid}", "read", None),
+    ("GET", "/api/chat/sessions/{sid}/messages", "read", None),
+    ("GET", "/api/chat/export/{sid}?format=markdown", "read", None),
+    ("PATCH", "/api/chat/sessions/{sid}", "rename", {"title": "Renamed"}),
+    ("PATCH", "/api/chat/sessions?id={sid}", "rename", {"title": "Renamed"}),
+    ("DELETE", "/api/chat/sessions/{sid}", "archive", None),
+    ("DELETE", "/api/chat/sessions?id={sid}", "archive", None),
+    (
+        "POST",
+        "/api/chat/sessions/{sid}/messages",
+        "post user message",
+        {"role": "user", "content": "hi"},
+    ),
+    (
+        "POST",
+        "/api/chat/sessions/{sid}/messages",
+        "post answer",
+        {"role": "assistant", "content": "a"},
+    ),
+    ("POST", "/api/chat/sessions/{sid}/title", "title", None),
+    ("PATCH", "/api/chat/sessions/{sid}", "change metadata", {"metadata": {"k": 1}}),
+    ("DELETE", "/api/chat/sessions/{sid}?hard=true", "hard delete", None),
+    ("GET", "/api/chat/sessions/{sid}?analytics=true", "session analytics", None),
+]
+# Expected status for the caller's own data; another's data is always 404 (except service).
+OWN: dict[str, dict[str, int]] = {
+    "read": {"student": 200, "creator": 200, "service": 200},
+    "rename": {"student": 200, "creator": 403, "service": 200},
+    "archive": {"student": 200, "creator": 403, "service": 200},
+    "post user message": {"student": 201, "creator": 403, "service": 201},
+    "post answer": {"student": 403, "creator": 403, "service": 201},
+    "title": {"student": 200, "creator": 403, "service": 200},
+    "change metadata": {"student": 403, "creator": 403, "service": 200},
+    "hard delete": {"student": 403, "creator": 403, "service": 204},
+    "session analytics": {"student": 403, "creator": 200, "service": 200},
+}
+ROLES = {"student": STUDENT, "creator": CREATOR, "service": SERVICE}
+
+
+async def _snapshot(store: ChatStore, session: ChatSession) -> Any:
+    try:
+        current = await store.get_session(session.id, include_messages=True)
+    except Exception:
+        return None
+    return current.model_dump(exclude={"updated_at"})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "action", "body"), MATRIX, ids=[f"{m[0]} {m[1]}" for m in MATRIX]
+)
+@pytest.mark.parametrize("role", ["student", "creator", "service"])
+@pytest.mark.parametrize("whose", ["own", "other"])
+async def test_authorization_matrix(
+    store: ChatStore,
+    client: httpx.AsyncClient,
+    sessions: dict[str, ChatSession],
+    method: str,
+    path: str,
+    action: str,
+    body: dict[str, Any] | None,
+    role: str,
+    whose: str,
+) -> None:
+    target = sessions[whose]
+    before = await _snapshot(store, target)
+    response = await client.request(
+        method, path.format(sid=target.id), json=body, headers=ROLES[role]
+    )
+    wanted = OWN[action][role] if whose == "own" or role == "service" else 404
+    assert response.status_code == wanted, response.text
+    if wanted >= 400:
+        assert await _snapshot(store, target) == before  # nothing changed
+        assert "Theirs" not in response.text  # nothing leaked
+
+
+@pytest.mark.parametrize(
+    ("role", "query", "status", "titles"),
+    [
+        ("student", "", 200, {"Mine"}),
+        ("student", "?student_id=student-2", 403, None),
+        ("creator", "", 200, {"Mine"}),
+        ("creator", "?creator_id=creator-2", 403, None),
+        ("service", "", 200, {"Mine", "Theirs"}),
+        ("service", "?student_id=student-2", 200, {"Theirs"}),
+    ],
+)
+async def test_lists_are_scoped_to_the_caller(
+    client: httpx.AsyncClient,
+    sessions: dict[str, ChatSession],
+    role: str,
+    query: str,
+    status: int,
+    titles: set[str] | None,
+) -> None:
+    response = await client.get(f"/api/chat/sessions{query}", headers=ROLES[role])
+    assert response.status_code == status
+    if titles is not None:
+        assert {s["title"] for s in response.json()["data"]} == titles
+
+
+@pytest.mark.parametrize(
+    ("role", "query", "status"),
+    [
+        ("student", "?creator_id=creator-1", 403),
+        ("creator", "", 200),
+        ("creator", "?creator_id=creator-2", 403),
+        ("service", "?creator_id=creator-2", 200),
+        ("service", "", 422),
+    ],
+)
+async def test_analytics_access(
+    client: httpx.AsyncClient, sessions: dict[str, ChatSession], role: str, query: str, status: int
+) -> None:
+    response = await client.get(f"/api/chat/analytics{query}", headers=ROLES[role])
+    assert response.status_code == status, response.text
+    if status == 200:
+        analytics = response.json()["analytics"]
+        assert analytics["total_messages"] == 2
+        assert analytics["creator_id"] == ("creator-1" if role == "creator" else "creator-2")
+
+
+async def test_students_create_only_their_own_sessions(
+    client: httpx.AsyncClient, store: ChatStore
+) -> None:
+    mine = await client.post(
+        "/api/chat/sessions", json={"student_id": "student-1", "creator_id": "c"}, headers=STUDENT
+    )
+    assert mine.status_code == 201
+    theirs = await client.post(
+        "/api/chat/sessions", json={"student_id": "student-9", "creator_id": "c"}, headers=STUDENT
+    )
+    assert theirs.status_code == 403
+    assert await store.get_session_count("student-9") == 0
+    creator = await client.post(
+        "/api/chat/sessions", json={"student_id": "s", "creator_id": "creator-1"}, headers=CREATOR
+    )
+    assert creator.status_code == 403
+
+
+async def test_message_routes_of_others_are_404(
+    client: httpx.AsyncClient, store: ChatStore, sessions: dict[str, ChatSession]
+) -> None:
+    theirs = (await store.get_messages(sessions["other"].id))[0]
+    for method in ("PATCH", "DELETE"):
+        response = await client.request(
+            method,
+            f"/api/chat/messages/{theirs.id}",
+            json={"content": "x"} if method == "PATCH" else None,
+            headers=STUDENT,
+        )
+        assert response.status_code == 404
+    assert (await store.get_message(theirs.id)).content == theirs.content
+
+
+# --- routes -------------------------------------------------------------------------------
+
+
+async def test_get_or_create_over_http(client: httpx.AsyncClient) -> None:
+    body = {"student_id": "student-1", "creator_id": "creator-1", "reuse_recent": True}
+    first = await client.post("/api/chat/sessions", json=body, headers=STUDENT)
+    again = await client.post("/api/chat/sessions", json=body, headers=STUDENT)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+
+
+async def test_session_lifecycle_over_http(client: httpx.AsyncClient, store: ChatStore) -> None:
+    created = (
+        await client.post(
+            "/api/chat/sessions",
+            json={"student_id": "student-1", "creator_id": "creator-1"},
+            headers=STUDENT,
+        )
+    ).json()
+    sid = created["id"]
+    posted = await client.post(
+        f"/api/chat/sessions/{sid}/messages",
+        json={"role": "user", "content": "How do I implement authentication?", "token_count": 12},
+        headers=STUDENT,
+    )
+    assert posted.status_code == 201
+    answer = await client.post(
+        f"/api/chat/sessions/{sid}/messages",
+        json={
+            "role": "assistant",
+            "content": "Like this",
+            "model": "claude-haiku-4-5",
+            "usage": {"input_tokens": 100, "output_tokens": 50},
+            "video_references": [reference("v1")],
+        },
+        headers=SERVICE,
+    )
+    assert answer.status_code == 201
+    assert answer.json()["usage"]["cost"] == "0.000350000"
+    title = await client.post(f"/api/chat/sessions/{sid}/title", headers=STUDENT)
+    assert title.json() == {"title": "Questions about authentication"}
+    full = (await client.get(f"/api/chat/sessions/{sid}?messages=true", headers=STUDENT)).json()
+    assert [m["role"] for m in full["messages"]] == ["user", "assistant"]
+    assert full["total_cost"] == "0.000362000"
+    listed = (
+        await client.get(f"/api/chat/sessions/{sid}/messages?role=assistant", headers=STUDENT)
+    ).json()
+    assert [m["content"] for m in listed["messages"]] == ["Like this"]
+    renamed = await client.patch(
+        f"/api/chat/sessions?id={sid}", json={"title": "Auth"}, headers=STUDENT
+    )
+    assert renamed.json()["title"] == "Auth"
+    searched = (
+        await client.get("/api/chat/sessions?search=authentication", headers=STUDENT)
+    ).json()
+    assert [s["id"] for s in searched["data"]] == [sid]
+    edited = await client.patch(
+        f"/api/chat/messages/{answer.json()['id']}", json={"content": "Better"}, headers=SERVICE
+    )
+    assert edited.json()["edited_at"] is not None
+    archived = await client.delete(f"/api/chat/sessions?id={sid}", headers=STUDENT)
+    assert archived.json()["archived_at"] is not None
+    assert (await client.get("/api/chat/sessions", headers=STUDENT)).json()["total"] == 0
+    assert (await client.get("/api/chat/sessions?archived=true", headers=STUDENT)).json()[
+        "total"
+    ] == 1
+    gone = await client.delete(f"/api/chat/messages/{answer.json()['id']}", headers=SERVICE)
+    assert gone.status_code == 204
+    assert (await store.get_session(uuid.UUID(sid))).message_count == 1
+
+
+async def test_export_and_import_round_trip(
+    client: httpx.AsyncClient, sessions: dict[str, ChatSession]
+) -> None:
+    sid = sessions["own"].id
+    exported = await client.get(f"/api/chat/export/{sid}?format=json", headers=STUDENT)
+    assert exported.headers["content-disposition"] == f'attachment; filename="session-{sid}.json"'
+    document = exported.json()
+    assert document["chronos_chat_export"] == 1
+    assert document["messages"][1]["video_references"][0]["video_id"] == "video-1"
+    markdown = await client.get(f"/api/chat/export/{sid}?format=markdown", headers=STUDENT)
+    assert markdown.headers["content-disposition"].endswith(f'session-{sid}.md"')
+    assert markdown.text.startswith("# Mine\n")
+    assert "- Title of video-1 at 2:00" in markdown.text
+    assert (
+        await client.post("/api/chat/import", json=document, headers=STUDENT)
+    ).status_code == 403
+    assert (
+        await client.post("/api/chat/import", json=document, headers=SERVICE)
+    ).status_code == 409
+    assert (
+        await client.delete(f"/api/chat/sessions/{sid}?hard=true", headers=SERVICE)
+    ).status_code == 204
+    restored = await client.post("/api/chat/import", json=document, headers=SERVICE)
+    assert restored.status_code == 201
+    again = (await client.get(f"/api/chat/export/{sid}?format=json", headers=STUDENT)).json()
+    assert again["messages"] == document["messages"]
+    assert again["session"] | {"updated_at": None} == document["session"] | {"updated_at": None}
+
+
+async def test_analytics_with_usage_and_projection(
+    client: httpx.AsyncClient, sessions: dict[str, ChatSession]
+) -> None:
+    response = await client.get(
+        "/api/chat/analytics?period=all&usage=true&cost_projection=true&tz=Asia/Kathmandu",
+        headers=CREATOR,
+    )
+    body = response.json()
+    assert response.status_code == 200
+    assert len(body["usage"]) == 30
+    assert body["cost_projection"]["days_observed"] >= 1
+    assert isinstance(body["optimization_suggestions"], list)
+    assert (
+        await client.get("/api/chat/analytics?tz=Mars/Base", headers=CREATOR)
+    ).status_code == 422
+
+
+async def test_health_ready_metrics_docs(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/readyz")).json() == {"status": "ready"}
+    await client.get("/api/chat/sessions", headers=STUDENT)
+    metrics = await client.get("/metrics")
+    assert (
+        'chronos_http_requests_total{method="GET",route="/api/chat/sessions",status="200"}'
+        in metrics.text
+    )
+    assert (await client.get("/openapi.json")).json()["info"]["title"] == "chronos-chat"
+    assert (await client.get("/docs")).status_code == 200
+
+
+# --- bad input and limits -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"role": "user", "content": "x", "cost": 1}, "cost"),
+        ({"role": "user", "content": "x", "session_id": "abc"}, "session_id"),
+        ({"role": "robot", "content": "x"}, "role"),
+        ({"role": "user", "content": ""}, "content"),
+        ({"role": "user", "content": "a\u0000b"}, "content"),
+        ({"role": "user", "content": "x", "token_count": -1}, "token_count"),
+        (
+            {
+                "role": "user",
+                "content": "x",
+                "video_references": [{"video_id": "v", "similarity": 2}],
+            },
+            "video_references.0.similarity",
+        ),
+        ({"role": "user", "content": "x", "usage": {"input_tokens": "many"}}, "usage.input_tokens"),
+    ],
+)
+async def test_bad_message_is_422_naming_the_field(
+    client: httpx.AsyncClient,
+    store: ChatStore,
+    sessions: dict[str, ChatSession],
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    sid = sessions["own"].id
+    response = await client.post(f"/api/chat/sessions/{sid}/messages", json=body, headers=SERVICE)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field
+    assert (await store.get_session(sid)).message_count == 2
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content"),
+    [
+        ("POST", "/api/chat/sessions", b"{not json"),
+        (
+            "POST",
+            "/api/chat/sessions",
+            b'{"student_id": "student-1", "creator_id": "c", "archived_at": "2026-01-01"}',
+        ),
+        ("GET", "/api/chat/sessions?limit=101", None),
+        ("GET", "/api/chat/sessions?page=0", None),
+        ("GET", "/api/chat/sessions/not-a-uuid", None),
+        ("GET", "/api/chat/sessions?sort_by=password", None),
+        ("GET", "/api/chat/sessions?from_date=yesterday", None),
+    ],
+)
+async def test_malformed_requests_are_422(
+    client: httpx.AsyncClient, method: str, path: str, content: bytes | None
+) -> None:
+    headers = {**STUDENT, "Content-Type": "application/json"}
+    response = await client.request(method, path, content=content, headers=headers)
+    assert response.status_code == 422, response.text
+    assert set(response.json()) >= {"error", "message"}
+
+
+async def test_body_over_limit_is_413(store: ChatStore, sessions: dict[str, ChatSession]) -> None:
+    async with await client_for(store, max_body_bytes=1000) as http:
+        body = {"role": "user", "content": "x" * 2000}
+        response = await http.post(
+            f"/api/chat/sessions/{sessions['own'].id}/messages", json=body, headers=STUDENT
+        )
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
+    assert (await store.get_session(sessions["own"].id)).message_count == 2
+
+
+async def test_rate_limit_is_429_with_retry_after(store: ChatStore) -> None:
+    async with await client_for(store, rate_limit_per_minute=3) as http:
+        statuses = [
+            (await http.get("/api/chat/sessions", headers=STUDENT)).status_code for _ in range(4)
+        ]
+        other = await http.get("/api/chat/sessions", headers=bearer("student", "student-2"))
+        limited = await http.get("/api/chat/sessions", headers=STUDENT)
+    assert statuses == [200, 200, 200, 429]
+    assert other.status_code == 200  # per token
+    assert 1 <= int(limited.headers["Retry-After"]) <= 61
+
+
+async def test_rate_limit_off(store: ChatStore) -> None:
+    async with await client_for(store, rate_limit_per_minute=0) as http:
+        assert all([(await http.get("/healthz")).status_code == 200 for _ in range(5)])
+        assert (await http.get("/api/chat/sessions", headers=STUDENT)).status_code == 200
+
+
+async def test_unexpected_error_is_500_with_request_id(
+    store: ChatStore,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(store, "list_sessions", broken)
+    response = await client.get("/api/chat/sessions", headers={**STUDENT, "X-Request-ID": "req-42"})
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "internal_error",
+        "message": "unexpected error; quote the request id",
+        "request_id": "req-42",
+    }
+    assert "secret internals" not in response.text
+    assert any("req-42" in r.getMessage() for r in caplog.records)
+
+
+# --- idempotency --------------------------------------------------------------------------
+
+
+async def test_idempotent_retry_returns_first_response(
+    client: httpx.AsyncClient, store: ChatStore, sessions: dict[str, ChatSession]
+) -> None:
+    sid = sessions["own"].id
+    url = f"/api/chat/sessions/{sid}/messages"
+    headers = {**STUDENT, "Idempotency-Key": "retry-1"}
+    first = await client.post(url, json={"role": "user", "content": "once"}, headers=headers)
+    again = await client.post(url, json={"role": "user", "content": "once"}, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (await store.get_session(sid)).message_count == 3
+    changed = await client.post(url, json={"role": "user", "content": "twice"}, headers=headers)
+    assert changed.status_code == 422
+    other_caller = await client.post(
+        url,
+        json={"role": "user", "content": "twice"},
+        headers={**SERVICE, "Idempotency-Key": "retry-1"},
+    )
+    assert other_caller.status_code == 201  # keys are scoped to the caller
+
+
+async def test_same_key_in_flight_is_409_and_abandoned_keys_are_taken_over(
+    client: httpx.AsyncClient, store: ChatStore, sessions: dict[str, ChatSession]
+) -> None:
+    sid = sessions["own"].id
+    body = {"role": "user", "content": "slow"}
+    digest = hashlib.sha256(
+        f"{sid}\n{MessageCreate(**body).model_dump_json()}".encode()
+    ).hexdigest()
+    url, headers = f"/api/chat/sessions/{sid}/messages", {**STUDENT, "Idempotency-Key": "busy"}
+    await store.database.write(
+        idempotency.claim, "student:student-1", "busy", digest, datetime.now(UTC)
+    )
+    response = await client.post(url, json=body, headers=headers)
+    assert response.status_code == 409
+    assert (await store.get_session(sid)).message_count == 2
+    long_ago = datetime.now(UTC) - idempotency.ABANDONED_AFTER - timedelta(seconds=1)
+    await store.database.write(idempotency.claim, "student:student-1", "dead", digest, long_ago)
+    taken_over = await client.post(url, json=body, headers={**STUDENT, "Idempotency-Key": "dead"})
+    assert taken_over.status_code == 201
+    assert (await store.get_session(sid)).message_count == 3
+
+
+async def test_failed_request_releases_its_key(
+    client: httpx.AsyncClient, store: ChatStore, sessions: dict[str, ChatSession]
+) -> None:
+    url = f"/api/chat/sessions/{sessions['own'].id}/messages"
+    headers = {**SERVICE, "Idempotency-Key": "k"}
+    broken = {"role": "user", "content": "x", "video_references": [{"video_id": "v\u0000"}]}
+    assert (await client.post(url, json=broken, headers=headers)).status_code == 422
+    # The failed attempt released the key: the corrected retry runs (it is not a reuse).
+    fixed = {"role": "user", "content": "x", "video_references": [{"video_id": "v"}]}
+    retried = await client.post(url, json=fixed, headers=headers)
+    assert retried.status_code == 201
+    assert "Idempotent-Replayed" not in retried.headers
+    assert (await store.get_session(sessions["own"].id)).message_count == 3
