@@ -562,3 +562,39 @@ async def test_failed_request_releases_its_key(
     assert retried.status_code == 201
     assert "Idempotent-Replayed" not in retried.headers
     assert (await store.get_session(sessions["own"].id)).message_count == 3
+
+
+async def test_rate_limit_is_shared_through_redis(store: ChatStore) -> None:
+    import os
+
+    import redis.asyncio as aioredis
+
+    url = os.environ.get("CHRONOS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    probe = aioredis.Redis.from_url(url)
+    try:
+        await probe.ping()
+    except OSError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is required in CI: {exc}")
+        pytest.skip(f"no Redis server: {exc}")
+    finally:
+        await probe.aclose()
+    caller = bearer("student", f"redis-{uuid.uuid4().hex}")
+    apps = [
+        create_app(store, Settings(jwt_secret=SECRET, rate_limit_per_minute=3, redis_url=url))
+        for _ in range(2)
+    ]
+    clients = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://test")
+        for a in apps
+    ]
+    try:
+        statuses = [
+            (await clients[i % 2].get("/api/chat/sessions", headers=caller)).status_code
+            for i in range(4)
+        ]
+    finally:
+        for http, app in zip(clients, apps, strict=True):
+            await http.aclose()
+            await app.state.rate_limiter.close()  # the lifespan would; ASGITransport runs none
+    assert statuses == [200, 200, 200, 429]  # two processes, one limit

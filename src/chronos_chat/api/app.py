@@ -45,25 +45,29 @@ class Metrics:
 
 
 def create_app(store: ChatStore | None = None, settings: Settings | None = None) -> FastAPI:
-    """The service over ``store`` (by default one on ``CHRONOS_DATABASE_URL``).
+    """The service over ``store`` (by default one on ``CHRONOS_DATABASE_URL``, opened and
+    closed with the app).
 
     Raises ValueError without a JWT secret: the service never runs unauthenticated.
     """
     settings = settings or Settings()
     if not settings.jwt_secret:
         raise ValueError("CHRONOS_JWT_SECRET is not set: refusing to serve without authentication")
+    owns_store = store is None  # a store handed in is opened and closed by whoever made it
     store = store or ChatStore(settings.database_url)
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await store.open()
+        if owns_store:
+            await store.open()
         try:
             yield
         finally:
             if isinstance(app.state.rate_limiter, RedisRateLimiter):
                 await app.state.rate_limiter.close()
-            await store.close()
+            if owns_store:
+                await store.close()
 
     app = FastAPI(title="chronos-chat", version=__version__, lifespan=lifespan)
     app.state.store = store
