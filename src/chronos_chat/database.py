@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
@@ -53,6 +54,10 @@ class Database:
             self.url, sqlite_synchronous=sqlite_synchronous, pool_size=pool_size, **engine_options
         )
         self._writer = self.engine.execution_options(chronos_write=True)
+        # SQLite has one writer at a time. Queueing this process's writers on a lock is fair and
+        # immediate; leaving them to SQLite's busy handler makes them sleep and retry (p99 of
+        # hundreds of ms under load). Other processes still meet the busy timeout.
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
         # One worker per pooled connection: a call never holds a connection while it waits
         # for a thread, nor a thread while it waits for a connection.
         self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="chronos-db")
@@ -66,7 +71,15 @@ class Database:
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``fn(db, ...)`` in a write transaction: committed if it returns, rolled back if it raises."""
-        return await self._run(self._transaction, self._writer, fn, *args, **kwargs)
+        how = self._locked_transaction if self._write_lock is not None else self._transaction
+        return await self._run(how, self._writer, fn, *args, **kwargs)
+
+    def _locked_transaction(
+        self, engine: Engine, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> T:
+        assert self._write_lock is not None
+        with self._write_lock:
+            return self._transaction(engine, fn, args, kwargs)
 
     async def read(
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs

@@ -1,0 +1,157 @@
+"""Requests/second and latency of the service under wrk (a second process on 127.0.0.1),
+against bare FastAPI endpoints in the same run: a constant, and a raw insert + update + commit.
+
+    python -m bench.api [--duration 10] [--connections 10]   (needs wrk: apt-get install wrk)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from bench.common import sqlite_file
+from chronos_chat import ChatStore
+from chronos_chat.api.auth import issue_token
+
+SECRET = "bench-secret-" + "b" * 24
+PORT = 8931
+
+
+def _serve(module: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        module,
+        "--port",
+        str(PORT),
+        "--log-level",
+        "warning",
+    ]
+    if module.endswith(":create_app"):
+        command.append("--factory")
+    process = subprocess.Popen(command, env={**os.environ, **env})
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/docs", timeout=0.2)
+            return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{module} did not start")
+
+
+def _wrk(
+    path: str,
+    *,
+    duration: int,
+    connections: int,
+    method: str = "GET",
+    body: str = "",
+    token: str = "",
+) -> tuple[float, str, str]:
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    headers = f'wrk.headers["Authorization"] = "Bearer {token}"\nwrk.headers["Content-Type"] = "application/json"\n'
+    script.write_text(f'wrk.method = "{method}"\nwrk.body = [[{body}]]\n{headers}')
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{PORT}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"50%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
+    if "Non-2xx" in out:
+        raise RuntimeError(f"errors under load:\n{out}")
+    return rate, p50, p99
+
+
+async def _prepare(url: str) -> str:
+    async with ChatStore(url) as store:
+        session = await store.create_session(student_id="bench-student", creator_id="bench-creator")
+        for i in range(200):
+            other = await store.create_session(
+                student_id="bench-student", creator_id="bench-creator", title=f"s{i}"
+            )
+            await store.create_message(session_id=other.id, role="user", content=f"question {i}")
+        return str(session.id)
+
+
+def main(duration: int, connections: int) -> None:
+    """Print the Markdown table."""
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    url = f"sqlite:///{sqlite_file('api.db')}"
+    session_id = asyncio.run(_prepare(url))
+    token = issue_token(SECRET, role="service", sub="bench", ttl=3600)
+    rows = []
+    message = '{"role": "user", "content": "hello from wrk", "token_count": 12}'
+    bare = _serve("bench.bare_app:app", {"BENCH_DATABASE_URL": url, "BENCH_SESSION_ID": session_id})
+    try:
+        constant = _wrk("/bare/constant", duration=duration, connections=connections)
+        raw = _wrk("/bare/insert", duration=duration, connections=connections, method="POST")
+    finally:
+        bare.terminate()
+        bare.wait()
+    env = {
+        "CHRONOS_DATABASE_URL": url,
+        "CHRONOS_JWT_SECRET": SECRET,
+        "CHRONOS_RATE_LIMIT_PER_MINUTE": "0",
+    }
+    ours = _serve("chronos_chat.api:create_app", env)
+    try:
+        post = _wrk(
+            f"/api/chat/sessions/{session_id}/messages",
+            duration=duration,
+            connections=connections,
+            method="POST",
+            body=message,
+            token=token,
+        )
+        listing = _wrk(
+            "/api/chat/sessions?student_id=bench-student",
+            duration=duration,
+            connections=connections,
+            token=token,
+        )
+    finally:
+        ours.terminate()
+        ours.wait()
+    rows.append(("bare: constant", constant, None))
+    rows.append(("bare: raw insert + update + commit", raw, None))
+    rows.append(("POST /api/chat/sessions/{id}/messages", post, raw[0]))
+    rows.append(("GET /api/chat/sessions (page of 20 of 201)", listing, constant[0]))
+    print(
+        f"| endpoint (SQLite, 1 uvicorn worker, {connections} connections) | req/s | p50 | p99 | ratio to its baseline |"
+    )
+    print("|---|---:|---:|---:|---:|")
+    for name, (rate, p50, p99), base in rows:
+        ratio = f"{rate / base:.0%}" if base else ""
+        print(f"| {name} | {rate:,.0f} | {p50} | {p99} | {ratio} |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=10)
+    args = parser.parse_args()
+    main(args.duration, args.connections)
