@@ -24,10 +24,10 @@ from sqlalchemy import Connection, Engine, func, select
 from bench.common import create_postgres, postgres_url, sqlite_file
 from chronos_chat.costs import price_usage
 from chronos_chat.database import Database
+from chronos_chat.messages import keyword_rows
 from chronos_chat.pricing import load_catalog
 from chronos_chat.sample_data import PlannedSession, plan_sessions
 from chronos_chat.schema import chat_messages, chat_sessions, message_keywords, video_references
-from chronos_chat.topics import extract_keywords
 from chronos_chat.usage import normalize_usage
 
 BATCH_SESSIONS = 500
@@ -69,16 +69,7 @@ def _rows(plan: PlannedSession, catalog: Any) -> tuple[dict[str, Any], Rows, Row
         mid = uuid.uuid4()
         if m.role == "user":
             preview = preview or m.content[:100]
-            keywords += [
-                {
-                    "message_id": mid,
-                    "creator_id": plan.creator_id,
-                    "created_at": m.created_at,
-                    "keyword": k.key,
-                    "label": k.label,
-                }
-                for k in extract_keywords(m.content)
-            ]
+            keywords += keyword_rows(mid, plan.creator_id, m.created_at, m.content)
         messages.append(
             {
                 "id": mid,

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -229,11 +230,11 @@ def create_message(db: Connection, message: NewMessage, catalog: PriceCatalog) -
     return _written_model(message, values)
 
 
-def _insert_keywords(
-    db: Connection, message_id: uuid.UUID, creator_id: str, at: datetime, content: str
-) -> None:
-    """Store a user message's topics, so common topics is a GROUP BY."""
-    rows = [
+def keyword_rows(
+    message_id: uuid.UUID, creator_id: str, at: datetime, content: str
+) -> list[dict[str, Any]]:
+    """The ``message_keywords`` rows of a user message: its topics, so topics is a GROUP BY."""
+    return [
         {
             "message_id": message_id,
             "creator_id": creator_id,
@@ -243,6 +244,12 @@ def _insert_keywords(
         }
         for k in extract_keywords(content)
     ]
+
+
+def _insert_keywords(
+    db: Connection, message_id: uuid.UUID, creator_id: str, at: datetime, content: str
+) -> None:
+    rows = keyword_rows(message_id, creator_id, at, content)
     if rows:
         db.execute(_INSERT_KEYWORDS, rows)
 
@@ -294,32 +301,9 @@ def _reference_rows(message: NewMessage, values: dict[str, Any]) -> list[dict[st
 
 
 def _written_model(message: NewMessage, values: dict[str, Any]) -> ChatMessage:
-    usage = message.usage
-    cost = values["cost_nanos"]
-    return ChatMessage(
-        id=values["id"],
-        session_id=message.session_id,
-        seq=values["seq"],
-        role=message.role,
-        content=message.content,
-        token_count=usage.total_tokens,
-        model=message.model,
-        usage=TokenUsage(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            embedding_tokens=usage.embedding_tokens,
-            embedding_queries=usage.embedding_queries,
-            embedding_model=usage.embedding_model,
-            cost=None if cost is None else from_nanos(cost),
-        ),
-        response_time_ms=message.response_time_ms,
-        metadata=message.metadata,
-        video_references=[VideoReference(**ref.model_dump()) for ref in message.references],
-        created_at=values["created_at"],
-        edited_at=None,
-    )
+    # The values just written are the row: no need to read it back.
+    references = [VideoReference(**ref.model_dump()) for ref in message.references]
+    return _to_model(SimpleNamespace(**values, edited_at=None), references)
 
 
 def _by_idempotency_key(db: Connection, message: NewMessage) -> ChatMessage | None:
@@ -354,7 +338,7 @@ def _reference_model(ref: VideoReferenceIn | Row[Any]) -> VideoReference:
     )
 
 
-def _to_model(row: Row[Any], references: list[VideoReference]) -> ChatMessage:
+def _to_model(row: Any, references: list[VideoReference]) -> ChatMessage:
     cost = row.cost_nanos
     usage = TokenUsage(
         input_tokens=row.input_tokens,
