@@ -598,3 +598,16 @@ async def test_rate_limit_is_shared_through_redis(store: ChatStore) -> None:
             await http.aclose()
             await app.state.rate_limiter.close()  # the lifespan would; ASGITransport runs none
     assert statuses == [200, 200, 200, 429]  # two processes, one limit
+
+
+async def test_readyz_is_503_when_the_database_is_unreachable() -> None:
+    unreachable = ChatStore("postgresql://postgres@127.0.0.1:9/nowhere", auto_migrate=False)
+    try:
+        async with await client_for(unreachable) as http:
+            response = await http.get("/readyz")
+            alive = await http.get("/healthz")
+        assert response.status_code == 503
+        assert response.json() == {"status": "database unreachable"}
+        assert alive.status_code == 200
+    finally:
+        await unreachable.close()

@@ -35,7 +35,6 @@ from chronos_chat import dialects
 from chronos_chat.costs import price_usage
 from chronos_chat.dialects import UTCDateTime
 from chronos_chat.errors import (
-    Conflict,
     IdempotencyConflict,
     InvalidInput,
     MessageNotFound,
@@ -63,7 +62,6 @@ from chronos_chat.schema import (
 from chronos_chat.sessions import (
     UNSET,
     Unset,
-    create_session,
     fetch_session_row,
     now_utc,
     session_from_row,
@@ -569,63 +567,3 @@ def _refresh_session_summary(db: Connection, session_id: uuid.UUID) -> None:
         .where(S.id == session_id)
         .values(preview=first_user, last_message_at=func.coalesce(last, S.created_at))
     )
-
-
-def import_session(
-    db: Connection, document: Mapping[str, Any], catalog: PriceCatalog, max_content_length: int
-) -> ChatSession:
-    """Restore an exported session with its ids, messages, references and usage.
-
-    Raises InvalidInput for a malformed document, Conflict if the session already exists.
-    """
-    raw = document["session"]
-    try:
-        session_id = uuid.UUID(str(raw["id"]))
-        created = datetime.fromisoformat(raw["created_at"])
-    except (KeyError, ValueError, TypeError) as exc:
-        raise InvalidInput("session", f"needs an id and created_at: {exc}") from None
-    if db.execute(select(S.id).where(S.id == session_id)).first() is not None:
-        raise Conflict(f"chat session {session_id} already exists")
-    create_session(
-        db,
-        student_id=raw.get("student_id"),
-        creator_id=raw.get("creator_id"),
-        title=raw.get("title"),
-        context_video_ids=raw.get("context_video_ids") or (),
-        metadata=raw.get("metadata"),
-        created_at=created,
-        session_id=session_id,
-    )
-    for index, item in enumerate(document["messages"]):
-        create_message(db, _imported_message(index, item, session_id, max_content_length), catalog)
-    if raw.get("archived_at"):
-        db.execute(
-            update(chat_sessions)
-            .where(S.id == session_id)
-            .values(archived_at=datetime.fromisoformat(raw["archived_at"]))
-        )
-    return session_from_row(fetch_session_row(db, session_id))
-
-
-def _imported_message(
-    index: int, item: Any, session_id: uuid.UUID, max_content_length: int
-) -> NewMessage:
-    try:
-        usage = item.get("usage") or {}
-        return validate_message(
-            session_id=session_id,
-            role=item["role"],
-            content=item["content"],
-            model=item.get("model"),
-            usage={k: v for k, v in usage.items() if k != "cost" and v is not None},
-            video_references=item.get("video_references") or (),
-            response_time_ms=item.get("response_time_ms"),
-            metadata=item.get("metadata"),
-            created_at=datetime.fromisoformat(item["created_at"]),
-            max_content_length=max_content_length,
-            message_id=uuid.UUID(str(item["id"])),
-        )
-    except InvalidInput as exc:
-        raise InvalidInput(f"messages[{index}].{exc.field}", exc.reason) from None
-    except (KeyError, ValueError, TypeError, AttributeError) as exc:
-        raise InvalidInput(f"messages[{index}]", f"malformed message: {exc}") from None

@@ -12,7 +12,7 @@ from typing import Any, Self
 from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 
-from chronos_chat import analytics, cost_reports, export, messages, sessions
+from chronos_chat import analytics, cost_reports, export, messages, restore, sessions
 from chronos_chat.analytics import ContentGap, CreatorAnalytics, SessionAnalytics, UsageDay
 from chronos_chat.cost_reports import CostSummary
 from chronos_chat.costs import CostProjection, Suggestion
@@ -451,7 +451,7 @@ class ChatStore:
         """Restore a JSON export (same ids). Raises InvalidInput, Conflict if it exists."""
         checked = export.check_document(document)
         return await self.database.write(
-            messages.import_session, checked, self.catalog, self.max_content_length
+            restore.import_session, checked, self.catalog, self.max_content_length
         )
 
 
