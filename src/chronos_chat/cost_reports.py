@@ -4,13 +4,15 @@ and suggestions. Every figure is a database aggregate over indexed columns."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Date, case, cast, func, select
+from sqlalchemy import Connection, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from chronos_chat.analytics import usage_metrics
 from chronos_chat.costs import CostProjection, Suggestion, price_usage, project_monthly_cost
 from chronos_chat.errors import InvalidInput, UnknownModel
 from chronos_chat.models import Result
@@ -121,34 +123,6 @@ def cost_summary(db: Connection, where: Sequence[ColumnElement[bool]]) -> CostSu
     )
 
 
-def daily_costs(
-    db: Connection, creator_id: str, first: date, last: date
-) -> list[tuple[date, Decimal]]:
-    """The creator's cost per UTC day from ``first`` to ``last`` inclusive, zeros included."""
-    since = datetime.combine(first, time(), UTC)
-    until = datetime.combine(last + timedelta(days=1), time(), UTC)
-    day = _utc_day(db)
-    query = (
-        select(day.label("day"), func.sum(M.cost_nanos).label("cost"))
-        .where(*scope(creator_id=creator_id, since=since, until=until))
-        .group_by(day)
-    )
-    spent = {_as_date(row.day): int(row.cost or 0) for row in db.execute(query)}
-    span = (last - first).days + 1
-    days = [first + timedelta(days=i) for i in range(span)]
-    return [(d, from_nanos(spent.get(d, 0))) for d in days]
-
-
-def _utc_day(db: Connection) -> Any:
-    if db.dialect.name == "sqlite":
-        return func.substr(M.created_at, 1, 10)  # stored as "YYYY-MM-DD HH:MM:SS.ffffff" UTC
-    return cast(func.timezone("UTC", M.created_at), Date)
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
 def cost_projection(db: Connection, creator_id: str, days: int, today: date) -> CostProjection:
     """A month projected from the creator's last ``days`` days (from their first message, if later)."""
     if isinstance(days, bool) or not 1 <= days <= 366:
@@ -159,7 +133,8 @@ def cost_projection(db: Connection, creator_id: str, days: int, today: date) -> 
     if first_seen is None:
         return project_monthly_cost([])
     start = max(today - timedelta(days=days - 1), first_seen.date())
-    return project_monthly_cost([cost for _, cost in daily_costs(db, creator_id, start, today)])
+    series = usage_metrics(db, creator_id, start, today, ZoneInfo("UTC"))
+    return project_monthly_cost([day.cost_usd for day in series])
 
 
 def suggestions_for(summary: CostSummary, catalog: PriceCatalog) -> list[Suggestion]:
