@@ -1,5 +1,5 @@
-"""Messages: write with references, usage, cost and session counters in one go; read, edit,
-delete, search.
+"""Writing messages: with references, usage, cost, keywords and session counters in one go;
+editing and deleting them (reads are in ``message_reads``).
 
 Functions take a connection (``db``) and never commit; the caller's transaction does.
 """
@@ -7,8 +7,7 @@ Functions take a connection (``db``) and never commit; the caller's transaction 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -17,7 +16,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Connection,
-    Float,
     Integer,
     Row,
     String,
@@ -27,30 +25,29 @@ from sqlalchemy import (
     delete,
     func,
     select,
-    text,
     update,
 )
 
-from chronos_chat import dialects
 from chronos_chat.costs import price_usage
 from chronos_chat.dialects import UTCDateTime
 from chronos_chat.errors import (
     IdempotencyConflict,
-    InvalidInput,
-    MessageNotFound,
     SessionNotFound,
     UnknownModel,
 )
+from chronos_chat.message_reads import (
+    fetch_message_row,
+    get_message,
+    message_from_row,
+    with_references,
+)
 from chronos_chat.models import (
     ChatMessage,
-    ChatSession,
     Revision,
     Role,
-    TokenUsage,
     VideoReference,
     VideoReferenceIn,
 )
-from chronos_chat.money import from_nanos
 from chronos_chat.pricing import PriceCatalog
 from chronos_chat.schema import (
     chat_messages,
@@ -64,14 +61,12 @@ from chronos_chat.sessions import (
     Unset,
     fetch_session_row,
     now_utc,
-    session_from_row,
 )
 from chronos_chat.topics import extract_keywords
 from chronos_chat.usage import Usage, normalize_usage
 from chronos_chat.validation import (
     check_aware,
     check_count,
-    check_external_id,
     check_metadata,
     check_references,
     check_role,
@@ -301,7 +296,7 @@ def _reference_rows(message: NewMessage, values: dict[str, Any]) -> list[dict[st
 def _written_model(message: NewMessage, values: dict[str, Any]) -> ChatMessage:
     # The values just written are the row: no need to read it back.
     references = [VideoReference(**ref.model_dump()) for ref in message.references]
-    return _to_model(SimpleNamespace(**values, edited_at=None), references)
+    return message_from_row(SimpleNamespace(**values, edited_at=None), references)
 
 
 def _by_idempotency_key(db: Connection, message: NewMessage) -> ChatMessage | None:
@@ -318,166 +313,7 @@ def _by_idempotency_key(db: Connection, message: NewMessage) -> ChatMessage | No
         raise IdempotencyConflict(
             f"idempotency key {message.idempotency_key!r} was used for a different message"
         )
-    return (_with_references(db, [row]))[0]
-
-
-# --- reading ------------------------------------------------------------------------------
-
-
-def _reference_model(ref: VideoReferenceIn | Row[Any]) -> VideoReference:
-    if isinstance(ref, VideoReferenceIn):
-        return VideoReference(**ref.model_dump())
-    return VideoReference(
-        video_id=ref.video_id,
-        video_title=ref.video_title,
-        timestamp=ref.timestamp_seconds,
-        chunk_text=ref.chunk_text,
-        similarity=ref.similarity,
-    )
-
-
-def _to_model(row: Any, references: list[VideoReference]) -> ChatMessage:
-    cost = row.cost_nanos
-    usage = TokenUsage(
-        input_tokens=row.input_tokens,
-        output_tokens=row.output_tokens,
-        cache_read_tokens=row.cache_read_tokens,
-        cache_write_tokens=row.cache_write_tokens,
-        embedding_tokens=row.embedding_tokens,
-        embedding_queries=row.embedding_queries,
-        embedding_model=row.embedding_model,
-        cost=None if cost is None else from_nanos(cost),
-    )
-    return ChatMessage(
-        id=row.id,
-        session_id=row.session_id,
-        seq=row.seq,
-        role=row.role,
-        content=row.content,
-        token_count=usage.total_tokens,
-        model=row.model,
-        usage=usage,
-        response_time_ms=row.response_time_ms,
-        metadata=dict(row.metadata),
-        video_references=references,
-        created_at=row.created_at,
-        edited_at=row.edited_at,
-    )
-
-
-def _with_references(db: Connection, rows: Sequence[Row[Any]]) -> list[ChatMessage]:
-    if not rows:
-        return []
-    ids = [row.id for row in rows]
-    query = select(video_references).order_by(R.message_id, R.position)
-    # One session's references by its index; a scattered set by message id.
-    sessions = {row.session_id for row in rows}
-    if len(sessions) == 1 and len(rows) > 100:
-        query = query.where(R.session_id == next(iter(sessions)))
-    else:
-        query = query.where(R.message_id.in_(ids))
-    by_message: dict[uuid.UUID, list[VideoReference]] = defaultdict(list)
-    for ref in db.execute(query).all():
-        by_message[ref.message_id].append(_reference_model(ref))
-    return [_to_model(row, by_message.get(row.id, [])) for row in rows]
-
-
-def get_messages(
-    db: Connection,
-    session_id: uuid.UUID,
-    *,
-    limit: int | None = None,
-    offset: int = 0,
-    role: str | None = None,
-) -> list[ChatMessage]:
-    """The session's messages in order (all when ``limit`` is None); raises SessionNotFound."""
-    fetch_session_row(db, session_id)
-    check_count("offset", offset)
-    if limit is not None and (check_count("limit", limit) == 0):
-        raise InvalidInput("limit", "must be at least 1")
-    query = select(chat_messages).where(M.session_id == session_id).order_by(M.seq)
-    if role is not None:
-        query = query.where(M.role == check_role(role))
-    rows = db.execute(query.limit(limit).offset(offset or None)).all()
-    return _with_references(db, rows)
-
-
-def get_session_with_messages(db: Connection, session_id: uuid.UUID) -> ChatSession:
-    """The session with all its messages, from one snapshot; raises SessionNotFound."""
-    session = session_from_row(fetch_session_row(db, session_id))
-    return session.model_copy(update={"messages": get_messages(db, session.id)})
-
-
-def get_messages_with_video_refs(db: Connection, session_id: uuid.UUID) -> list[ChatMessage]:
-    """The session's messages that cite at least one video, in order."""
-    fetch_session_row(db, session_id)
-    cites = select(R.pk).where(R.message_id == M.id).exists()
-    query = select(chat_messages).where(M.session_id == session_id, cites).order_by(M.seq)
-    return _with_references(db, db.execute(query).all())
-
-
-def fetch_message_row(db: Connection, message_id: uuid.UUID | str) -> Row[Any]:
-    """The message's row; raises MessageNotFound."""
-    try:
-        mid = message_id if isinstance(message_id, uuid.UUID) else uuid.UUID(str(message_id))
-    except ValueError:
-        raise MessageNotFound(message_id) from None
-    row = db.execute(select(chat_messages).where(M.id == mid)).one_or_none()
-    if row is None:
-        raise MessageNotFound(message_id)
-    return row
-
-
-def get_message(db: Connection, message_id: uuid.UUID) -> ChatMessage:
-    """One message with its references; raises MessageNotFound."""
-    return (_with_references(db, [fetch_message_row(db, message_id)]))[0]
-
-
-def count_messages_by_role(db: Connection, session_id: uuid.UUID) -> dict[str, int]:
-    """How many user, assistant and system messages the session holds."""
-    fetch_session_row(db, session_id)
-    query = select(M.role, func.count()).where(M.session_id == session_id).group_by(M.role)
-    counts = {"user": 0, "assistant": 0, "system": 0}
-    counts.update({role: n for role, n in db.execute(query).all()})
-    return counts
-
-
-def get_conversation_history(
-    db: Connection, session_id: uuid.UUID, limit: int | None = None
-) -> list[dict[str, str]]:
-    """The last ``limit`` messages (all if None), oldest first, as LLM-ready role/content dicts."""
-    fetch_session_row(db, session_id)
-    if limit is not None and not check_count("limit", limit):
-        raise InvalidInput("limit", "must be at least 1")
-    query = select(M.role, M.content).where(M.session_id == session_id)
-    rows = (db.execute(query.order_by(M.seq.desc()).limit(limit))).all()
-    return [{"role": role, "content": content} for role, content in reversed(rows)]
-
-
-def search_messages(
-    db: Connection,
-    query: str,
-    *,
-    session_id: uuid.UUID | None = None,
-    creator_id: str | None = None,
-    student_id: str | None = None,
-    limit: int = 20,
-) -> list[ChatMessage]:
-    """Messages matching ``query`` by full-text search, best first."""
-    check_text("query", query, max_length=1000)
-    if isinstance(limit, bool) or not 1 <= limit <= 100:
-        raise InvalidInput("limit", "must be from 1 to 100")
-    matches = text(dialects.message_match_sql(db)).bindparams(q=dialects.fts_query(db, query))
-    mm = matches.columns(pk=Integer, score=Float).subquery("mm")
-    statement = select(chat_messages).join(mm, mm.c.pk == M.pk)
-    if session_id is not None:
-        statement = statement.where(M.session_id == session_id)
-    if creator_id is not None:
-        statement = statement.where(M.creator_id == check_external_id("creator_id", creator_id))
-    if student_id is not None:
-        statement = statement.where(M.student_id == check_external_id("student_id", student_id))
-    rows = db.execute(statement.order_by(mm.c.score, M.pk).limit(limit)).all()
-    return _with_references(db, rows)
+    return (with_references(db, [row]))[0]
 
 
 # --- editing ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any, Self
 from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 
-from chronos_chat import analytics, cost_reports, export, messages, restore, sessions
+from chronos_chat import analytics, cost_reports, export, message_reads, messages, restore, sessions
 from chronos_chat.analytics import ContentGap, CreatorAnalytics, SessionAnalytics, UsageDay
 from chronos_chat.cost_reports import CostSummary
 from chronos_chat.costs import CostProjection, Suggestion
@@ -111,7 +111,7 @@ class ChatStore:
     ) -> ChatSession:
         """A session, with its messages if asked. Raises SessionNotFound."""
         if include_messages:
-            return await self.database.read(messages.get_session_with_messages, session_id)
+            return await self.database.read(message_reads.get_session_with_messages, session_id)
         return await self.database.read(sessions.get_session, session_id)
 
     async def get_or_create_session(
@@ -288,12 +288,12 @@ class ChatStore:
     ) -> list[ChatMessage]:
         """The session's messages in order; all of them unless ``limit``. Raises SessionNotFound."""
         return await self.database.read(
-            messages.get_messages, session_id, limit=limit, offset=offset, role=role
+            message_reads.get_messages, session_id, limit=limit, offset=offset, role=role
         )
 
     async def get_message(self, message_id: uuid.UUID) -> ChatMessage:
         """One message. Raises MessageNotFound."""
-        return await self.database.read(messages.get_message, message_id)
+        return await self.database.read(message_reads.get_message, message_id)
 
     async def update_message(
         self,
@@ -325,7 +325,7 @@ class ChatStore:
 
     async def count_messages_by_role(self, session_id: uuid.UUID) -> dict[str, int]:
         """Messages per role: user, assistant, system. Raises SessionNotFound."""
-        return await self.database.read(messages.count_messages_by_role, session_id)
+        return await self.database.read(message_reads.count_messages_by_role, session_id)
 
     async def search_messages(
         self,
@@ -337,7 +337,7 @@ class ChatStore:
     ) -> list[ChatMessage]:
         """Messages matching ``query`` (full-text), best first."""
         return await self.database.read(
-            messages.search_messages,
+            message_reads.search_messages,
             query,
             session_id=session_id,
             creator_id=creator_id,
@@ -349,11 +349,11 @@ class ChatStore:
         self, session_id: uuid.UUID, limit: int | None = None
     ) -> list[dict[str, str]]:
         """The last ``limit`` messages, oldest first, as ``{"role", "content"}`` for an LLM."""
-        return await self.database.read(messages.get_conversation_history, session_id, limit)
+        return await self.database.read(message_reads.get_conversation_history, session_id, limit)
 
     async def get_messages_with_video_refs(self, session_id: uuid.UUID) -> list[ChatMessage]:
         """The session's messages that cite videos. Raises SessionNotFound."""
-        return await self.database.read(messages.get_messages_with_video_refs, session_id)
+        return await self.database.read(message_reads.get_messages_with_video_refs, session_id)
 
     # --- costs ---------------------------------------------------------------------------
 
@@ -458,7 +458,7 @@ class ChatStore:
 def _session_and_analytics(
     db: Connection, session_id: uuid.UUID
 ) -> tuple[ChatSession, SessionAnalytics]:
-    return messages.get_session_with_messages(db, session_id), analytics.session_analytics(
+    return message_reads.get_session_with_messages(db, session_id), analytics.session_analytics(
         db, session_id
     )
 
