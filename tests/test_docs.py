@@ -57,3 +57,22 @@ def test_readme_quick_start_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["Questions about authentication", "0.003400000"]
+
+
+def test_every_public_function_has_a_docstring_and_hints() -> None:
+    import ast
+
+    missing = []
+    for path in sorted((ROOT / "src" / "chronos_chat").rglob("*.py")):
+        if "versions" in path.parts:
+            continue
+        tree = ast.parse(path.read_text())
+        scopes = [tree, *(n for n in tree.body if isinstance(n, ast.ClassDef))]
+        for scope in scopes:
+            for node in scope.body:
+                if isinstance(
+                    node, ast.FunctionDef | ast.AsyncFunctionDef
+                ) and not node.name.startswith("_"):
+                    if not ast.get_docstring(node) or node.returns is None:
+                        missing.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert missing == []

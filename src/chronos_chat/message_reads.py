@@ -40,6 +40,7 @@ def _reference_model(ref: VideoReferenceIn | Row[Any]) -> VideoReference:
 
 
 def message_from_row(row: Any, references: list[VideoReference]) -> ChatMessage:
+    """A ``ChatMessage`` from a ``chat_messages`` row (or the values just written) and its references."""
     cost = row.cost_nanos
     usage = TokenUsage(
         input_tokens=row.input_tokens,
@@ -69,6 +70,7 @@ def message_from_row(row: Any, references: list[VideoReference]) -> ChatMessage:
 
 
 def with_references(db: Connection, rows: Sequence[Row[Any]]) -> list[ChatMessage]:
+    """Messages from rows, their references fetched in one query."""
     if not rows:
         return []
     ids = [row.id for row in rows]
