@@ -70,9 +70,9 @@ def test_every_public_function_has_a_docstring_and_hints() -> None:
         scopes = [tree, *(n for n in tree.body if isinstance(n, ast.ClassDef))]
         for scope in scopes:
             for node in scope.body:
-                if isinstance(
-                    node, ast.FunctionDef | ast.AsyncFunctionDef
-                ) and not node.name.startswith("_"):
-                    if not ast.get_docstring(node) or node.returns is None:
-                        missing.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+                function = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                if not function or node.name.startswith("_"):
+                    continue
+                if not ast.get_docstring(node) or node.returns is None:
+                    missing.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
     assert missing == []
