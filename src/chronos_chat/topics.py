@@ -34,7 +34,7 @@ STOP_WORDS = frozenset(
     sure tell thank thanks thing things think try trying tutorial tutorials understand
     twice understanding video videos vs versus way ways work works working wrong
     add adding apply bad big call change choose compare configure configuring create
-    creating deal difficult fast fix fixing give go going handle implement implementing install installing
+    creating deal difference differences difficult fast fix fixing give go going handle implement implementing install installing
     hard pass put remove run running setup simple slow small start
     attempt attempts basic basics beginner beginners bit confused confusing deeper go going
     lost missing move moves project school sorry started stuck summarize summary together
