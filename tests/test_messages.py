@@ -288,3 +288,23 @@ async def test_backfilled_message_does_not_move_activity_back(store: ChatStore) 
         session_id=session.id, role="user", content="old", created_at=now_utc() - timedelta(days=3)
     )
     assert (await store.get_session(session.id)).last_message_at == recent.created_at
+
+
+async def test_write_only_into_the_expected_owners_session(store: ChatStore) -> None:
+    session = await make_session(store, student_id="student-1", creator_id="creator-1")
+    for owner in ({"session_student_id": "student-2"}, {"session_creator_id": "creator-2"}):
+        for key in (None, "k1"):
+            with pytest.raises(SessionNotFound):
+                await store.create_message(
+                    session_id=session.id, role="user", content="x", idempotency_key=key, **owner
+                )
+    fresh = await store.get_session(session.id)
+    assert fresh.message_count == 0 and fresh.last_message_at == session.last_message_at
+    mine = await store.create_message(
+        session_id=session.id,
+        role="user",
+        content="x",
+        session_student_id="student-1",
+        session_creator_id="creator-1",
+    )
+    assert mine.seq == 1

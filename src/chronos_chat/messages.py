@@ -177,22 +177,48 @@ _BUMP_SESSION = (
     )
     .returning(S.last_seq, S.creator_id, S.student_id)
 )
-_LOCK_SESSION = select(S.id).where(S.id == bindparam("b_session_id", type_=Uuid)).with_for_update()
+_LOCK_SESSION = (
+    select(S.student_id, S.creator_id)
+    .where(S.id == bindparam("b_session_id", type_=Uuid))
+    .with_for_update()
+)
 _INSERT_MESSAGE = chat_messages.insert()
 # RETURNING makes SQLAlchemy send the rows as one multi-row INSERT (one round trip).
 _INSERT_REFERENCES = video_references.insert().returning(video_references.c.pk)
 _INSERT_KEYWORDS = message_keywords.insert().returning(message_keywords.c.pk)
 
 
-def create_message(db: Connection, message: NewMessage, catalog: PriceCatalog) -> ChatMessage:
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whose session a write must land in: a student's, a creator's (None: anyone's)."""
+
+    student_id: str | None = None
+    creator_id: str | None = None
+
+    def owns(self, row: Any) -> bool:
+        """Whether the session row belongs to this owner."""
+        return self.student_id in (None, row.student_id) and self.creator_id in (
+            None,
+            row.creator_id,
+        )
+
+
+ANYONE = Owner()
+
+
+def create_message(
+    db: Connection, message: NewMessage, catalog: PriceCatalog, owner: Owner = ANYONE
+) -> ChatMessage:
     """Write the message, its references and the session's counters; the caller commits.
 
     With an idempotency key already used in the session, returns the first message and writes
-    nothing; raises IdempotencyConflict if that message differs. Raises SessionNotFound.
+    nothing; raises IdempotencyConflict if that message differs. Raises SessionNotFound, also
+    when the session is not ``owner``'s.
     """
     if message.idempotency_key is not None:
         # Lock first so a concurrent retry waits for this one and then finds its message.
-        if db.execute(_LOCK_SESSION, {"b_session_id": message.session_id}).first() is None:
+        locked = db.execute(_LOCK_SESSION, {"b_session_id": message.session_id}).first()
+        if locked is None or not owner.owns(locked):
             raise SessionNotFound(message.session_id)
         existing = _by_idempotency_key(db, message)
         if existing is not None:
@@ -212,7 +238,8 @@ def create_message(db: Connection, message: NewMessage, catalog: PriceCatalog) -
             "b_preview": preview,
         },
     ).first()
-    if bumped is None:
+    if bumped is None or not owner.owns(bumped):
+        # Someone else's session: raising rolls the counter bump back with everything else.
         raise SessionNotFound(message.session_id)
     values = _message_values(message, message.message_id or uuid.uuid4(), bumped, cost, created_at)
     db.execute(_INSERT_MESSAGE, values)

@@ -256,11 +256,14 @@ class ChatStore:
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         created_at: datetime | None = None,
+        session_student_id: str | None = None,
+        session_creator_id: str | None = None,
     ) -> ChatMessage:
         """Store a message with its references, usage and cost, and update the session.
 
         All in one transaction. ``usage`` is any SDK's usage object or dict. A retry with the
-        same ``idempotency_key`` returns the first message. Raises SessionNotFound,
+        same ``idempotency_key`` returns the first message. With ``session_student_id`` or
+        ``session_creator_id``, writes only into a session of theirs. Raises SessionNotFound,
         InvalidInput, IdempotencyConflict.
         """
         new = messages.validate_message(
@@ -277,7 +280,8 @@ class ChatStore:
             created_at=created_at,
             max_content_length=self.max_content_length,
         )
-        return await self.database.write(messages.create_message, new, self.catalog)
+        owner = messages.Owner(session_student_id, session_creator_id)
+        return await self.database.write(messages.create_message, new, self.catalog, owner)
 
     async def get_messages(
         self,

@@ -44,11 +44,13 @@ async def create_message(
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> Response:
     """Store a message. With ``Idempotency-Key`` a retry returns the first response."""
-    await visible_session(store, caller, session_id)
-    require(caller.role != "creator", "creators cannot write students' messages")
-    require(caller.role == "service" or body.role == "user", "students post user messages only")
+    if caller.role == "creator" or (caller.role == "student" and body.role != "user"):
+        await visible_session(store, caller, session_id)  # another's session stays a 404
+        require(False, "creators write no messages; students post user messages only")
+    # Whose session it is, is checked inside the write itself (404 if not the caller's).
+    student = caller.sub if caller.role == "student" else None
     if idempotency_key is None:
-        return _json(201, await _create(store, session_id, body))
+        return _json(201, await _create(store, session_id, body, student))
     scope = f"{caller.role}:{caller.sub}"
     digest = hashlib.sha256(f"{session_id}\n{body.model_dump_json()}".encode()).hexdigest()
     replay = await store.database.write(
@@ -59,7 +61,7 @@ async def create_message(
             replay.body, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"}
         )
     try:
-        created = await _create(store, session_id, body)
+        created = await _create(store, session_id, body, student)
     except BaseException:
         await store.database.write(idempotency.release, scope, idempotency_key)
         raise
@@ -67,7 +69,9 @@ async def create_message(
     return _json(201, created)
 
 
-async def _create(store: Store, session_id: uuid.UUID, body: MessageCreate) -> dict[str, object]:
+async def _create(
+    store: Store, session_id: uuid.UUID, body: MessageCreate, student: str | None
+) -> dict[str, object]:
     message = await store.create_message(
         session_id=session_id,
         role=body.role,
@@ -78,6 +82,7 @@ async def _create(store: Store, session_id: uuid.UUID, body: MessageCreate) -> d
         usage=body.usage.model_dump(exclude_none=True) if body.usage else None,
         response_time_ms=body.response_time_ms,
         metadata=body.metadata,
+        session_student_id=student,
     )
     result: dict[str, object] = json.loads(message.model_dump_json())
     return result
