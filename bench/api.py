@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.common import sqlite_file
+from bench.common import create_postgres, sqlite_file
 from chronos_chat import ChatStore
 from chronos_chat.api.auth import issue_token
 
@@ -96,11 +96,15 @@ async def _prepare(url: str) -> str:
         return str(session.id)
 
 
-def main(duration: int, connections: int) -> None:
+def main(duration: int, connections: int, backend: str) -> None:
     """Print the Markdown table."""
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
-    url = f"sqlite:///{sqlite_file('api.db')}"
+    url = (
+        f"sqlite:///{sqlite_file('api.db')}"
+        if backend == "sqlite"
+        else create_postgres("chronos_bench_api")
+    )
     session_id = asyncio.run(_prepare(url))
     token = issue_token(SECRET, role="service", sub="bench", ttl=3600)
     rows = []
@@ -141,7 +145,7 @@ def main(duration: int, connections: int) -> None:
     rows.append(("POST /api/chat/sessions/{id}/messages", post, raw[0]))
     rows.append(("GET /api/chat/sessions (page of 20 of 201)", listing, constant[0]))
     print(
-        f"| endpoint (SQLite, 1 uvicorn worker, {connections} connections) | req/s | p50 | p99 | ratio to its baseline |"
+        f"| endpoint ({backend}, 1 uvicorn worker, {connections} connections) | req/s | p50 | p99 | ratio to its baseline |"
     )
     print("|---|---:|---:|---:|---:|")
     for name, (rate, p50, p99), base in rows:
@@ -153,5 +157,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
-    main(args.duration, args.connections)
+    main(args.duration, args.connections, args.backend)

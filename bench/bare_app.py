@@ -28,7 +28,9 @@ def _connection() -> Any:
             for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=30000"):
                 db.execute(f"PRAGMA {pragma}")
         else:
-            db = psycopg.connect(URL, autocommit=True)
+            db = psycopg.connect(
+                URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+            )
         _local.db = db
     return _local.db
 
