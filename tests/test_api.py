@@ -611,3 +611,23 @@ async def test_readyz_is_503_when_the_database_is_unreachable() -> None:
         assert alive.status_code == 200
     finally:
         await unreachable.close()
+
+
+async def test_message_and_its_stored_response_commit_together(
+    store: ChatStore, sessions: dict[str, ChatSession]
+) -> None:
+    now = datetime.now(UTC)
+    assert await store.database.write(idempotency.claim, "svc", "k", "h", now) is None
+    message = await store.create_message(
+        session_id=sessions["own"].id, role="user", content="once", request_key=("svc", "k")
+    )
+    replay = await store.database.write(idempotency.claim, "svc", "k", "h", now)
+    assert replay is not None
+    assert (replay.status_code, replay.body["id"]) == (201, str(message.id))
+    assert await store.database.write(idempotency.claim, "svc", "k2", "h", now) is None
+    with pytest.raises(Exception, match="not found"):
+        await store.create_message(
+            session_id=uuid.uuid4(), role="user", content="x", request_key=("svc", "k2")
+        )
+    with pytest.raises(idempotency.InFlight):  # nothing was completed by the failed write
+        await store.database.write(idempotency.claim, "svc", "k2", "h", now)

@@ -6,7 +6,7 @@ async with ChatStore("sqlite:///chronos.db") as store:
     session = await store.get_or_create_session("student-1", "creator-1")
 """
 
-from chronos_chat.analytics import (
+from chronos_chat.analytics_models import (
     CitedMoment,
     ContentGap,
     CreatorAnalytics,

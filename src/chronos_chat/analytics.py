@@ -444,24 +444,3 @@ def content_gaps(
         ContentGap(keyword=r.label, count=r.n, examples=list(dict.fromkeys([r.example, r.other])))
         for r in db.execute(query)
     ]
-
-
-__all__ = [
-    "CitedMoment",
-    "ContentGap",
-    "CreatorAnalytics",
-    "Engagement",
-    "HourCount",
-    "SessionAnalytics",
-    "StudentActivity",
-    "TopicCount",
-    "UsageDay",
-    "VideoCount",
-    "VideoMoments",
-    "content_gaps",
-    "creator_analytics",
-    "resolve_period",
-    "session_analytics",
-    "usage_metrics",
-    "zone",
-]

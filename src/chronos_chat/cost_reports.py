@@ -1,5 +1,5 @@
-"""What was spent, from the stored per-message costs: totals, per model, per day, projections
-and suggestions. Every figure is a database aggregate over indexed columns."""
+"""What was spent, from the stored per-message costs: totals, per model, the monthly projection
+(from the daily usage series) and suggestions. Every figure is a database aggregate over indexed columns."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from typing import Any, Literal, NamedTuple
 
 from chronos_chat.errors import InvalidInput
 from chronos_chat.models import Result
-from chronos_chat.money import NANO, from_nanos, round_nanos
+from chronos_chat.money import from_nanos, round_dollars, round_nanos
 from chronos_chat.pricing import PriceCatalog, load_catalog
 from chronos_chat.usage import TOKENS_PER_QUERY as DEFAULT_TOKENS_PER_QUERY
 from chronos_chat.usage import Usage, normalize_usage
@@ -290,10 +290,8 @@ def project_monthly_cost(daily_costs: Sequence[Decimal], days_in_month: int = 30
     total = sum(daily_costs, Decimal(0))
     days = len(daily_costs)
     # Each figure is rounded once, from the exact total: never a rounded average times 30.
-    average = (total / days).quantize(NANO, ROUND_HALF_EVEN) if days else Decimal(0)
-    projected = (
-        (total * days_in_month / days).quantize(NANO, ROUND_HALF_EVEN) if days else Decimal(0)
-    )
+    average = round_dollars(total / days) if days else Decimal(0)
+    projected = round_dollars(total * days_in_month / days) if days else Decimal(0)
     return CostProjection(
         days_observed=days,
         total_cost=total,
@@ -306,7 +304,7 @@ def calculate_student_cost(message_costs: Iterable[Decimal | CostBreakdown]) -> 
     """A student's total and average cost from their messages' costs."""
     amounts = [c.total_cost if isinstance(c, CostBreakdown) else c for c in message_costs]
     total = sum(amounts, Decimal(0))
-    average = (total / len(amounts)).quantize(NANO, ROUND_HALF_EVEN) if amounts else Decimal(0)
+    average = round_dollars(total / len(amounts)) if amounts else Decimal(0)
     return StudentCost(
         message_count=len(amounts), total_cost=total, average_cost_per_message=average
     )

@@ -1,7 +1,8 @@
 """Everything that differs between SQLite and PostgreSQL, in one place.
 
-URLs and drivers, connection settings, time stored as UTC, full-text search and JSON
-membership. Domain modules ask this module instead of testing the dialect themselves.
+URLs and drivers, connection settings, time stored as UTC, locks, insert-if-absent, full-text
+search, JSON membership and local-time buckets. Domain modules ask this module instead of
+testing the dialect themselves.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from chronos_chat.errors import InvalidInput
 
 SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 DEFAULT_SQLITE_FILE = "chronos.db"
-TS_CONFIG = "english"
 
 
 class UTCDateTime(TypeDecorator[datetime]):

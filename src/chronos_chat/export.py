@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chronos_chat.analytics import SessionAnalytics
+from chronos_chat.analytics_models import SessionAnalytics
 from chronos_chat.errors import InvalidInput
 from chronos_chat.models import ChatMessage, ChatSession
 

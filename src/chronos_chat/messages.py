@@ -394,13 +394,13 @@ def delete_message(db: Connection, message_id: uuid.UUID) -> None:
     row = fetch_message_row(db, message_id)
     fetch_session_row(db, row.session_id, for_update=True)
     db.execute(delete(chat_messages).where(M.id == row.id))
-    tokens = (
-        row.input_tokens
-        + row.output_tokens
-        + row.cache_read_tokens
-        + row.cache_write_tokens
-        + row.embedding_tokens
-    )
+    tokens = Usage(
+        row.input_tokens,
+        row.output_tokens,
+        row.cache_read_tokens,
+        row.cache_write_tokens,
+        row.embedding_tokens,
+    ).total_tokens
     db.execute(
         update(chat_sessions)
         .where(S.id == row.session_id)

@@ -111,14 +111,6 @@ class PriceCatalog:
             raise UnknownModel(name, [self._names[c].id for c in close])
         return found
 
-    def merged(self, other: PriceCatalog) -> PriceCatalog:
-        """This catalog with ``other``'s models added or replacing ours (defaults: other's)."""
-        return PriceCatalog(
-            [*self.models.values(), *other.models.values()],
-            default_chat_model=other.default_chat_model,
-            default_embedding_model=other.default_embedding_model,
-        )
-
     def with_default_chat_model(self, name: str) -> PriceCatalog:
         """A copy whose default chat model is ``name``."""
         return PriceCatalog(

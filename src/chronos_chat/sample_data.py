@@ -255,7 +255,6 @@ class PlannedMessage:
     usage: dict[str, Any] | None = None
     response_time_ms: int | None = None
     references: list[dict[str, Any]] = field(default_factory=list)
-    topic: str | None = None
 
 
 @dataclass
@@ -395,7 +394,6 @@ def plan_sessions(
                     question,
                     at,
                     usage={"input_tokens": len(question) // 4 + 1},
-                    topic=video.topic,
                 )
             )
             at += timedelta(seconds=rng.randint(2, 20))

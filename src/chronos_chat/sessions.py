@@ -18,7 +18,6 @@ from sqlalchemy import (
     Float,
     Integer,
     Row,
-    Select,
     Uuid,
     bindparam,
     delete,
@@ -329,14 +328,6 @@ def _order(sort_by: str, sort_order: str) -> list[Any]:
     return [column.asc(), S.pk.asc()]
 
 
-def _page(
-    db: Connection, query: Select[Any], count: Select[Any], page: int, limit: int
-) -> tuple[list[Row[Any]], int]:
-    total = db.execute(count).scalar_one()
-    rows = list((db.execute(query.limit(limit).offset((page - 1) * limit))).all())
-    return rows, total
-
-
 def _paged(
     items: list[ChatSessionListItem], total: int, page: int, limit: int
 ) -> Page[ChatSessionListItem]:
@@ -390,7 +381,8 @@ def search_sessions(
     base = select(*LIST_COLUMNS, ranked.c.score).join(ranked, ranked.c.sid == S.id).where(*where)
     ordered = base.order_by(ranked.c.score, S.last_message_at.desc(), S.pk.desc())
     count = select(func.count()).select_from(chat_sessions.join(ranked, ranked.c.sid == S.id))
-    rows, total = _page(db, ordered, count.where(*where), page, limit)
+    total = db.execute(count.where(*where)).scalar_one()
+    rows = db.execute(ordered.limit(limit).offset((page - 1) * limit)).all()
     snippets = _snippets(db, q, [r.id for r in rows])
     items = [_list_item(r._mapping, snippets.get(r.id) or r.title) for r in rows]
     return _paged(items, total, page, limit)

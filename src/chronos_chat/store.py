@@ -1,5 +1,6 @@
 """``ChatStore``: the one object a library user holds. It owns the database and delegates
-every operation to the domain modules, each in one transaction."""
+every operation to the domain modules, each in one transaction (titling excepted: the model is
+asked between a read and a write, so no lock waits on it)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,17 @@ from typing import Any, Self
 from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 
-from chronos_chat import analytics, cost_reports, export, message_reads, messages, restore, sessions
-from chronos_chat.analytics import ContentGap, CreatorAnalytics, SessionAnalytics, UsageDay
+from chronos_chat import (
+    analytics,
+    cost_reports,
+    export,
+    idempotency,
+    message_reads,
+    messages,
+    restore,
+    sessions,
+)
+from chronos_chat.analytics_models import ContentGap, CreatorAnalytics, SessionAnalytics, UsageDay
 from chronos_chat.cost_reports import CostSummary
 from chronos_chat.costs import CostProjection, Suggestion
 from chronos_chat.database import Database
@@ -258,12 +268,15 @@ class ChatStore:
         created_at: datetime | None = None,
         session_student_id: str | None = None,
         session_creator_id: str | None = None,
+        request_key: tuple[str, str] | None = None,
     ) -> ChatMessage:
         """Store a message with its references, usage and cost, and update the session.
 
         All in one transaction. ``usage`` is any SDK's usage object or dict. A retry with the
         same ``idempotency_key`` returns the first message. With ``session_student_id`` or
-        ``session_creator_id``, writes only into a session of theirs. Raises SessionNotFound,
+        ``session_creator_id``, writes only into a session of theirs. ``request_key`` (scope, key)
+        is an idempotency key claimed by an API request: the message is kept as its response in
+        the same transaction, so a crash can never leave it written but unanswered. Raises SessionNotFound,
         InvalidInput, IdempotencyConflict.
         """
         new = messages.validate_message(
@@ -281,7 +294,7 @@ class ChatStore:
             max_content_length=self.max_content_length,
         )
         owner = messages.Owner(session_student_id, session_creator_id)
-        return await self.database.write(messages.create_message, new, self.catalog, owner)
+        return await self.database.write(_create_message, new, self.catalog, owner, request_key)
 
     async def get_messages(
         self,
@@ -457,6 +470,19 @@ class ChatStore:
         return await self.database.write(
             restore.import_session, checked, self.catalog, self.max_content_length
         )
+
+
+def _create_message(
+    db: Connection,
+    new: messages.NewMessage,
+    catalog: PriceCatalog,
+    owner: messages.Owner,
+    request_key: tuple[str, str] | None,
+) -> ChatMessage:
+    message = messages.create_message(db, new, catalog, owner)
+    if request_key is not None:
+        idempotency.complete(db, *request_key, 201, message.model_dump(mode="json"))
+    return message
 
 
 def _session_and_analytics(

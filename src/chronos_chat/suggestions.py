@@ -3,11 +3,11 @@ re-pricing the real tokens. Pure."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from chronos_chat.costs import CostBreakdown, Suggestion, price_usage
-from chronos_chat.money import NANO
+from chronos_chat.money import round_dollars
 from chronos_chat.pricing import PriceCatalog, load_catalog
 from chronos_chat.usage import Usage
 
@@ -15,7 +15,7 @@ PRIORITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 
 def _share(amount: Decimal, percent: int) -> Decimal:
-    return (amount * percent / 100).quantize(NANO, ROUND_HALF_EVEN)
+    return round_dollars(amount * percent / 100)
 
 
 def _usage(breakdown: CostBreakdown) -> Usage:

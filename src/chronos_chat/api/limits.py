@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import time
 from collections import OrderedDict
@@ -72,11 +71,6 @@ class RateLimiter(Protocol):
     async def hit(self, key: str) -> None:
         """Count one request; raises RateLimited past the limit."""
         ...
-
-
-def bucket_key(token: str) -> str:
-    """A short, non-secret key for a token."""
-    return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
 class MemoryRateLimiter:

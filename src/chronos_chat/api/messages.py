@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from typing import Annotated
 
@@ -50,7 +49,7 @@ async def create_message(
     # Whose session it is, is checked inside the write itself (404 if not the caller's).
     student = caller.sub if caller.role == "student" else None
     if idempotency_key is None:
-        return _json(201, await _create(store, session_id, body, student))
+        return _json(201, await _create(store, session_id, body, student, None))
     scope = f"{caller.role}:{caller.sub}"
     digest = hashlib.sha256(f"{session_id}\n{body.model_dump_json()}".encode()).hexdigest()
     replay = await store.database.write(
@@ -61,16 +60,20 @@ async def create_message(
             replay.body, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"}
         )
     try:
-        created = await _create(store, session_id, body, student)
+        # The message and the key's stored response commit together.
+        created = await _create(store, session_id, body, student, (scope, idempotency_key))
     except BaseException:
         await store.database.write(idempotency.release, scope, idempotency_key)
         raise
-    await store.database.write(idempotency.complete, scope, idempotency_key, 201, created)
     return _json(201, created)
 
 
 async def _create(
-    store: Store, session_id: uuid.UUID, body: MessageCreate, student: str | None
+    store: Store,
+    session_id: uuid.UUID,
+    body: MessageCreate,
+    student: str | None,
+    request_key: tuple[str, str] | None,
 ) -> dict[str, object]:
     message = await store.create_message(
         session_id=session_id,
@@ -83,9 +86,9 @@ async def _create(
         response_time_ms=body.response_time_ms,
         metadata=body.metadata,
         session_student_id=student,
+        request_key=request_key,
     )
-    result: dict[str, object] = json.loads(message.model_dump_json())
-    return result
+    return message.model_dump(mode="json")
 
 
 def _json(status: int, body: object) -> JSONResponse:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chronos_chat.analytics import CreatorAnalytics, UsageDay
+from chronos_chat.analytics_models import CreatorAnalytics, UsageDay
 from chronos_chat.costs import CostProjection, Suggestion
 from chronos_chat.models import ChatMessage, VideoReferenceIn
 
@@ -41,8 +41,6 @@ class SessionUpdate(Body):
 
 class Usage(Body):
     """Token usage in our names, or as the Anthropic and OpenAI SDKs report it."""
-
-    model_config = ConfigDict(extra="forbid")
 
     input_tokens: int | None = Field(default=None, ge=0)
     output_tokens: int | None = Field(default=None, ge=0)
