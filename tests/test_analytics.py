@@ -29,13 +29,19 @@ QUESTIONS = [
 ]
 
 
-async def build(store: ChatStore, seed: int) -> list[tuple[ChatSession, list[ChatMessage]]]:
+Built = list[tuple[ChatSession, list[ChatMessage]]]
+TITLES: dict[tuple[str, str], str] = {}  # (creator, video) -> the title it was last cited with
+
+
+async def build(store: ChatStore, seed: int) -> Built:
     """A random but reproducible history: creators, students, sessions, answers, edits, deletes."""
     rng = random.Random(seed)
     built = []
-    for i in range(14):
+    TITLES.clear()
+    for i in range(20):
         creator = f"creator-{rng.randint(1, 2)}"
-        start = NOW - timedelta(days=rng.uniform(0, 40), minutes=rng.randint(0, 1440))
+        days = rng.uniform(0, 40) if i % 2 else rng.uniform(0, 1.5)  # half of them lately
+        start = NOW - timedelta(days=days, minutes=rng.randint(0, 1440))
         session = await make_session(
             store, student_id=f"student-{rng.randint(1, 5)}", creator_id=creator, created_at=start
         )
@@ -53,11 +59,15 @@ async def build(store: ChatStore, seed: int) -> list[tuple[ChatSession, list[Cha
             refs = [
                 reference(
                     f"video-{rng.randint(1, 6)}",
+                    video_title=rng.choice(["Intro", "Intro (remastered)", None]),
                     timestamp=rng.uniform(0, 900),
                     similarity=rng.random(),
                 )
                 for _ in range(rng.randint(0, 3))
             ]
+            for ref in refs:
+                if ref["video_title"] is not None:
+                    TITLES[(creator, ref["video_id"])] = ref["video_title"]
             await store.create_message(
                 session_id=session.id,
                 role="assistant",
@@ -78,6 +88,11 @@ async def build(store: ChatStore, seed: int) -> list[tuple[ChatSession, list[Cha
         messages = await store.get_messages(session.id)
         if messages and i % 4 == 0:
             await store.delete_message(messages[-1].id)
+        if messages and i % 3 == 1:  # an edited question changes its topics
+            await store.update_message(messages[0].id, content=rng.choice(QUESTIONS))
+        if i % 7 == 6:
+            await store.delete_session(session.id)  # gone: counts nowhere
+            continue
         built.append((await store.get_session(session.id), await store.get_messages(session.id)))
     await store.set_student_name("student-1", "Ada")
     return built
@@ -108,9 +123,13 @@ def expected(
         sessions_of[owner[m.session_id]].add(m.session_id)
     refs = [(m, r) for m in messages for r in m.video_references]
     video_counts = Counter(r.video_id for _, r in refs)
-    video_sessions = defaultdict(set)
-    for m, r in refs:
-        video_sessions[r.video_id].add(m.session_id)
+    video_sessions = defaultdict(set)  # the period's sessions citing the video, at any time
+    period_sessions = {s.id for s in sessions}
+    for s, ms in data:
+        for m in ms:
+            for r in m.video_references:
+                if s.id in period_sessions:
+                    video_sessions[r.video_id].add(s.id)
     top_videos = sorted(video_counts, key=lambda v: (-video_counts[v], v))[:10]
     moments = {}
     for video in top_videos:
@@ -140,7 +159,10 @@ def expected(
             (s, per_student[s], len(sessions_of[s]))
             for s in sorted(per_student, key=lambda s: (-per_student[s], s))[:10]
         ],
-        "videos": [(v, video_counts[v], len(video_sessions[v])) for v in top_videos],
+        "videos": [
+            (v, TITLES.get((creator, v)), video_counts[v], len(video_sessions[v]))
+            for v in top_videos
+        ],
         "moments": [(v, moments[v]) for v in top_videos],
         "topics": [
             (min(labels[k]), topics[k]) for k in sorted(topics, key=lambda k: (-topics[k], k))[:20]
@@ -175,7 +197,8 @@ def compare(got: Any, want: dict[str, Any]) -> None:
         (s.student_id, s.message_count, s.session_count) for s in got.most_active_students
     ] == want["students"]
     assert [
-        (v.video_id, v.reference_count, v.unique_sessions) for v in got.most_referenced_videos
+        (v.video_id, v.video_title, v.reference_count, v.unique_sessions)
+        for v in got.most_referenced_videos
     ] == want["videos"]
     assert [
         (m.video_id, [(c.minute, c.reference_count) for c in m.moments])
@@ -197,6 +220,20 @@ async def test_creator_analytics_match_brute_force(store: ChatStore, seed: int) 
             for tz in ZONES:
                 got = await store.get_creator_chat_analytics(creator, period, tz=tz)
                 compare(got, expected(data, creator, got.since, got.until, tz))
+        # Ranges cutting buckets anywhere (on a message, to the microsecond), inside one quarter
+        # hour, or on UTC midnights.
+        midnight = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
+        times = sorted(m.created_at for s, ms in data if s.creator_id == creator for m in ms)
+        on_messages = [(times[i], times[-1 - i]) for i in range(min(3, len(times) // 2))]
+        for since, until in (
+            *on_messages,
+            (NOW - timedelta(days=17, minutes=7, seconds=3), NOW - timedelta(days=2, hours=5)),
+            (NOW - timedelta(days=9, minutes=3), NOW - timedelta(days=9, minutes=1)),
+            (midnight - timedelta(days=20), midnight - timedelta(days=1)),
+            (midnight - timedelta(days=30, microseconds=1), NOW + timedelta(microseconds=1)),
+        ):
+            got = await store.get_creator_chat_analytics(creator, since=since, until=until)
+            compare(got, expected(data, creator, since, until, "UTC"))
     named = await store.get_creator_chat_analytics("creator-1", "all")
     if any(s.student_id == "student-1" for s in named.most_active_students):
         assert (

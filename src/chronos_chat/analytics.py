@@ -14,12 +14,26 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Float, and_, case, cast, distinct, func, literal, select
+from sqlalchemy import (
+    Connection,
+    Float,
+    Select,
+    Subquery,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from chronos_chat import dialects
@@ -38,22 +52,49 @@ from chronos_chat.analytics_models import (
 )
 from chronos_chat.errors import InvalidInput
 from chronos_chat.money import from_nanos
+from chronos_chat.rollups import DAY, QUARTER_HOUR, split
 from chronos_chat.schema import (
     chat_messages,
     chat_sessions,
     message_keywords,
+    rollup_activity,
+    rollup_moments,
+    rollup_student_days,
+    rollup_student_quarters,
+    rollup_topics,
+    rollup_video_sessions,
+    rollup_videos,
     student_names,
     video_references,
+    video_titles,
 )
 from chronos_chat.sessions import fetch_session_row
 from chronos_chat.validation import check_aware, check_external_id, check_text
 
-M, S, R, K, N = (
+M, S, R, K, N, T = (
     chat_messages.c,
     chat_sessions.c,
     video_references.c,
     message_keywords.c,
     student_names.c,
+    video_titles.c,
+)
+A, Q, D, V, VS, MO, TO = (
+    rollup_activity.c,
+    rollup_student_quarters.c,
+    rollup_student_days.c,
+    rollup_videos.c,
+    rollup_video_sessions.c,
+    rollup_moments.c,
+    rollup_topics.c,
+)
+ACTIVITY_COLUMNS = (
+    "messages",
+    "user_messages",
+    "tokens",
+    "cost_nanos",
+    "unpriced_messages",
+    "cited_messages",
 )
 PERIOD_DAYS: dict[str, int | None] = {"day": 1, "week": 7, "month": 30, "all": None}
 TOKENS = (
@@ -158,20 +199,58 @@ def session_analytics(db: Connection, session_id: uuid.UUID) -> SessionAnalytics
 # --- creator -------------------------------------------------------------------------------
 
 
-def _message_totals(db: Connection, where: list[ColumnElement[bool]]) -> Any:
-    return db.execute(
-        select(
-            func.count().label("messages"),
-            func.coalesce(func.sum(TOKENS), 0).label("tokens"),
-            func.coalesce(func.sum(M.cost_nanos), 0).label("cost"),
-            func.coalesce(func.sum(case((M.cost_nanos.is_(None), 1), else_=0)), 0).label(
-                "unpriced"
-            ),
-            func.count(distinct(M.student_id)).label("students"),
-            func.coalesce(func.sum(case((M.role == "user", 1), else_=0)), 0).label("user_messages"),
-            func.count(distinct(case((M.role == "user", M.student_id)))).label("askers"),
-        ).where(*where)
-    ).one()
+Part = Callable[[datetime | None, datetime], Select[Any]]
+
+
+def _combined(
+    rolled: Part, raw: Part, since: datetime | None, until: datetime, step: timedelta
+) -> Subquery:
+    """Rows of whole buckets from a rollup and of the partial ends from the raw table, as one."""
+    parts = split(since, until, step)
+    selects = [rolled(*parts.rolled)] if parts.rolled else []
+    selects += [raw(low, high) for low, high in parts.raw]
+    if len(selects) == 1:
+        return selects[0].subquery()
+    return union_all(*selects).subquery()
+
+
+def _activity(creator_id: str, since: datetime | None, until: datetime) -> Subquery:
+    """Per bucket or message: messages, user messages, tokens, cost, unpriced, cited."""
+    columns = ("messages", "user_messages", "tokens", "cost", "unpriced", "cited")
+
+    def rolled(low: datetime | None, high: datetime) -> Select[Any]:
+        return select(
+            A.bucket_at.label("at"),
+            *(getattr(A, c).label(n) for c, n in zip(ACTIVITY_COLUMNS, columns, strict=True)),
+        ).where(A.creator_id == creator_id, *_between(A.bucket_at, low, high))
+
+    def raw(low: datetime | None, high: datetime) -> Select[Any]:
+        message = select(
+            M.created_at.label("at"),
+            literal(1).label("messages"),
+            case((M.role == "user", 1), else_=0).label("user_messages"),
+            TOKENS.label("tokens"),
+            func.coalesce(M.cost_nanos, 0).label("cost"),
+            case((M.cost_nanos.is_(None), 1), else_=0).label("unpriced"),
+            literal(0).label("cited"),
+        ).where(M.creator_id == creator_id, *_between(M.created_at, low, high))
+        cited = select(R.created_at, *(literal(0) for _ in columns[:-1]), literal(1)).where(
+            R.creator_id == creator_id, R.position == 0, *_between(R.created_at, low, high)
+        )
+        return select(union_all(message, cited).subquery())
+
+    return _combined(rolled, raw, since, until, QUARTER_HOUR)
+
+
+def _message_totals(activity: Subquery) -> Select[Any]:
+    a = activity.c
+    return select(
+        *(
+            func.coalesce(func.sum(column), 0).label(column.name)
+            for column in a
+            if column.name != "at"
+        )
+    )
 
 
 def _session_totals(db: Connection, where: list[ColumnElement[bool]]) -> tuple[Any, float]:
@@ -182,7 +261,6 @@ def _session_totals(db: Connection, where: list[ColumnElement[bool]]) -> tuple[A
             func.count().label("sessions"),
             func.avg(cast(S.message_count, Float)).label("avg_messages"),
             func.avg(case((with_messages, duration))).label("avg_duration"),
-            func.count(distinct(S.student_id)).label("students"),
             func.sum(case((with_messages, 1), else_=0)).label("timed"),
         ).where(*where)
     ).one()
@@ -200,52 +278,206 @@ def _session_totals(db: Connection, where: list[ColumnElement[bool]]) -> tuple[A
     return totals, sum(values) / len(values)
 
 
-def _returning_students(db: Connection, where: list[ColumnElement[bool]]) -> int:
-    repeaters = select(S.student_id).where(*where).group_by(S.student_id).having(func.count() > 1)
-    return int(db.execute(select(func.count()).select_from(repeaters.subquery())).scalar_one())
-
-
-def _active_students(db: Connection, where: list[ColumnElement[bool]]) -> list[StudentActivity]:
-    query = (
+def _session_students(db: Connection, where: list[ColumnElement[bool]]) -> Any:
+    """How many students started sessions, and how many started more than one."""
+    per_student = select(func.count().label("n")).where(*where).group_by(S.student_id).subquery()
+    return db.execute(
         select(
-            M.student_id,
-            func.max(N.name).label("name"),
-            func.count(distinct(M.session_id)).label("sessions"),
-            func.count().label("messages"),
+            func.count().label("students"),
+            func.coalesce(func.sum(case((per_student.c.n > 1, 1), else_=0)), 0).label("repeaters"),
         )
-        .join(student_names, N.student_id == M.student_id, isouter=True)
-        .where(*where, M.role == "user")
-        .group_by(M.student_id)
-        .order_by(func.count().desc(), M.student_id)
-        .limit(10)
+    ).one()
+
+
+def _students(creator_id: str, since: datetime | None, until: datetime) -> Subquery:
+    """Per student: messages and user messages in the period."""
+
+    def rolled(low: datetime | None, high: datetime) -> Select[Any]:
+        return select(D.student_id, D.messages, D.user_messages).where(
+            D.creator_id == creator_id, *_between(D.day_at, low, high)
+        )
+
+    def raw(low: datetime | None, high: datetime) -> Select[Any]:
+        return select(
+            M.student_id,
+            literal(1).label("messages"),
+            case((M.role == "user", 1), else_=0).label("user_messages"),
+        ).where(M.creator_id == creator_id, *_between(M.created_at, low, high))
+
+    rows = _combined(rolled, raw, since, until, DAY)
+    return (
+        select(
+            rows.c.student_id,
+            func.sum(rows.c.messages).label("messages"),
+            func.sum(rows.c.user_messages).label("user_messages"),
+        )
+        .group_by(rows.c.student_id)
+        .subquery()
     )
+
+
+def _student_figures(
+    db: Connection, creator_id: str, since: datetime | None, until: datetime
+) -> tuple[Any, list[StudentActivity]]:
+    """Distinct students and askers, user messages, and the ten most active askers."""
+    per = _students(creator_id, since, until).c
+    everyone = func.sum(case((per.messages > 0, 1), else_=0)).over()
+    askers = func.sum(case((per.user_messages > 0, 1), else_=0)).over()
+    rows = db.execute(
+        select(
+            per.student_id,
+            per.user_messages,
+            everyone.label("students"),
+            askers.label("askers"),
+            func.sum(per.user_messages).over().label("user_messages_total"),
+        )
+        .order_by(per.user_messages.desc(), per.student_id)
+        .limit(10)
+    ).all()
+    top = [r for r in rows if r.user_messages > 0]
+    return (rows[0] if rows else None), _active_students(db, creator_id, since, until, top)
+
+
+def _active_students(
+    db: Connection, creator_id: str, since: datetime | None, until: datetime, top: list[Any]
+) -> list[StudentActivity]:
+    if not top:
+        return []
+    ids = [r.student_id for r in top]
+    sessions: dict[str, int] = dict(
+        db.execute(
+            select(M.student_id, func.count(distinct(M.session_id)))
+            .where(
+                M.student_id.in_(ids),
+                M.creator_id == creator_id,
+                M.role == "user",
+                *_between(M.created_at, since, until),
+            )
+            .group_by(M.student_id)
+        ).all()
+    )
+    names = dict(db.execute(select(N.student_id, N.name).where(N.student_id.in_(ids))).all())
     return [
         StudentActivity(
             student_id=r.student_id,
-            student_name=r.name,
-            session_count=r.sessions,
-            message_count=r.messages,
+            student_name=names.get(r.student_id),
+            session_count=sessions.get(r.student_id, 0),
+            message_count=int(r.user_messages),
         )
-        for r in db.execute(query)
+        for r in top
     ]
 
 
+def _videos(
+    db: Connection, creator_id: str, since: datetime | None, until: datetime
+) -> tuple[list[VideoCount], int]:
+    """The ten most cited videos (with their sessions) and how many videos were cited."""
+
+    def rolled(low: datetime | None, high: datetime) -> Select[Any]:
+        return select(V.video_id, V.reference_count.label("refs")).where(
+            V.creator_id == creator_id, *_between(V.day_at, low, high)
+        )
+
+    def raw(low: datetime | None, high: datetime) -> Select[Any]:
+        return select(R.video_id, literal(1).label("refs")).where(
+            R.creator_id == creator_id, *_between(R.created_at, low, high)
+        )
+
+    rows = _combined(rolled, raw, since, until, DAY).c
+    refs = func.sum(rows.refs)
+    top = db.execute(
+        select(rows.video_id, refs.label("refs"), func.count().over().label("videos"))
+        .group_by(rows.video_id)
+        .having(refs > 0)
+        .order_by(refs.desc(), rows.video_id)
+        .limit(10)
+    ).all()
+    if not top:
+        return [], 0
+    ids = [r.video_id for r in top]
+    titles = dict(
+        db.execute(
+            select(T.video_id, T.title).where(T.creator_id == creator_id, T.video_id.in_(ids))
+        ).all()
+    )
+    sessions = _video_sessions(db, creator_id, ids, since, until)
+    videos = [
+        VideoCount(
+            video_id=r.video_id,
+            video_title=titles.get(r.video_id),
+            reference_count=int(r.refs),
+            unique_sessions=sessions.get(r.video_id, 0),
+        )
+        for r in top
+    ]
+    return videos, int(top[0].videos)
+
+
+def _video_sessions(
+    db: Connection, creator_id: str, ids: list[str], since: datetime | None, until: datetime
+) -> dict[str, int]:
+    """Per video: the period's sessions (created in it) that cited the video."""
+
+    def rolled(low: datetime | None, high: datetime) -> Select[Any]:
+        return select(VS.video_id, VS.sessions).where(
+            VS.creator_id == creator_id, VS.video_id.in_(ids), *_between(VS.day_at, low, high)
+        )
+
+    def raw(low: datetime | None, high: datetime) -> Select[Any]:
+        return (
+            select(R.video_id, func.count(distinct(R.session_id)).label("sessions"))
+            .join(chat_sessions, S.id == R.session_id)
+            .where(
+                S.creator_id == creator_id, R.video_id.in_(ids), *_between(S.created_at, low, high)
+            )
+            .group_by(R.video_id)
+        )
+
+    rows = _combined(rolled, raw, since, until, DAY).c
+    query = select(rows.video_id, func.sum(rows.sessions)).group_by(rows.video_id)
+    return {video: int(n) for video, n in db.execute(query).all()}
+
+
 def _moments(
-    db: Connection, where: list[ColumnElement[bool]], videos: list[VideoCount]
+    db: Connection,
+    creator_id: str,
+    since: datetime | None,
+    until: datetime,
+    videos: list[VideoCount],
 ) -> list[VideoMoments]:
     if not videos:
         return []
-    minute = dialects.whole_minutes(db, R.timestamp_seconds)
-    query = (
-        select(R.video_id, minute.label("minute"), func.count().label("refs"))
-        .where(
-            *where, R.video_id.in_([v.video_id for v in videos]), R.timestamp_seconds.is_not(None)
+    ids = [v.video_id for v in videos]
+
+    def rolled(low: datetime | None, high: datetime) -> Select[Any]:
+        return select(MO.video_id, MO.minute, MO.reference_count.label("refs")).where(
+            MO.creator_id == creator_id, MO.video_id.in_(ids), *_between(MO.day_at, low, high)
         )
-        .group_by(R.video_id, minute)
+
+    def raw(low: datetime | None, high: datetime) -> Select[Any]:
+        return select(
+            R.video_id,
+            dialects.whole_minutes(db, R.timestamp_seconds).label("minute"),
+            literal(1).label("refs"),
+        ).where(
+            R.creator_id == creator_id,
+            R.video_id.in_(ids),
+            R.timestamp_seconds.is_not(None),
+            *_between(R.created_at, low, high),
+        )
+
+    rows = _combined(rolled, raw, since, until, DAY).c
+    refs = func.sum(rows.refs)
+    query = (
+        select(rows.video_id, rows.minute, refs.label("refs"))
+        .group_by(rows.video_id, rows.minute)
+        .having(refs > 0)
     )
     by_video: dict[str, list[CitedMoment]] = defaultdict(list)
     for row in db.execute(query):
-        by_video[row.video_id].append(CitedMoment(minute=int(row.minute), reference_count=row.refs))
+        by_video[row.video_id].append(
+            CitedMoment(minute=int(row.minute), reference_count=int(row.refs))
+        )
     return [
         VideoMoments(
             video_id=v.video_id,
@@ -255,15 +487,33 @@ def _moments(
     ]
 
 
-def _topics(db: Connection, where: list[ColumnElement[bool]], limit: int = 20) -> list[TopicCount]:
+def _topics(
+    db: Connection, creator_id: str, since: datetime | None, until: datetime, limit: int = 20
+) -> list[TopicCount]:
+    def rolled(low: datetime | None, high: datetime) -> Select[Any]:
+        return select(TO.keyword, TO.label, TO.mentions).where(
+            TO.creator_id == creator_id, *_between(TO.day_at, low, high)
+        )
+
+    def raw(low: datetime | None, high: datetime) -> Select[Any]:
+        return select(K.keyword, K.label, literal(1).label("mentions")).where(
+            K.creator_id == creator_id, *_between(K.created_at, low, high)
+        )
+
+    rows = _combined(rolled, raw, since, until, DAY).c
+    mentions = func.sum(rows.mentions)
     query = (
-        select(K.keyword, func.min(K.label).label("label"), func.count().label("n"))
-        .where(*where)
-        .group_by(K.keyword)
-        .order_by(func.count().desc(), K.keyword)
+        select(
+            rows.keyword,
+            func.min(case((rows.mentions > 0, rows.label))).label("label"),
+            mentions.label("n"),
+        )
+        .group_by(rows.keyword)
+        .having(mentions > 0)
+        .order_by(mentions.desc(), rows.keyword)
         .limit(limit)
     )
-    return [TopicCount(keyword=r.label, count=r.n) for r in db.execute(query)]
+    return [TopicCount(keyword=r.label, count=int(r.n)) for r in db.execute(query)]
 
 
 def _first_message_at(db: Connection, creator_id: str) -> datetime | None:
@@ -274,11 +524,13 @@ def _first_message_at(db: Connection, creator_id: str) -> datetime | None:
 
 
 def _peak_hours(
-    db: Connection, where: list[ColumnElement[bool]], tz: ZoneInfo, start: datetime, end: datetime
+    db: Connection, activity: Subquery, tz: ZoneInfo, start: datetime, end: datetime
 ) -> list[HourCount]:
-    hour = dialects.local_hour(db, dialects.local_time(db, M.created_at, tz, start, end))
-    query = select(hour.label("hour"), func.count().label("n")).where(*where).group_by(hour)
-    hours = [HourCount(hour=int(r.hour), message_count=r.n) for r in db.execute(query)]
+    a = activity.c
+    hour = dialects.local_hour(db, dialects.local_time(db, a.at, tz, start, end))
+    n = func.sum(a.messages)
+    query = select(hour.label("hour"), n.label("n")).group_by(hour).having(n > 0)
+    hours = [HourCount(hour=int(r.hour), message_count=int(r.n)) for r in db.execute(query)]
     return sorted(hours, key=lambda h: (-h.message_count, h.hour))
 
 
@@ -292,16 +544,13 @@ def creator_analytics(
 ) -> CreatorAnalytics:
     """A creator's figures over [since, until) (see the module docstring for what counts)."""
     check_external_id("creator_id", creator_id)
-    messages = [M.creator_id == creator_id, *_between(M.created_at, since, until)]
     sessions = [S.creator_id == creator_id, *_between(S.created_at, since, until)]
-    refs = [R.creator_id == creator_id, *_between(R.created_at, since, until)]
-    keywords = [K.creator_id == creator_id, *_between(K.created_at, since, until)]
-    totals = _message_totals(db, messages)
+    activity = _activity(creator_id, since, until)
+    totals = db.execute(_message_totals(activity)).one()
     session_totals, median = _session_totals(db, sessions)
-    videos = _top_videos(db, refs, 10)
-    cited = db.execute(
-        select(func.count(distinct(R.message_id)), func.count(distinct(R.video_id))).where(*refs)
-    ).one()
+    starters = _session_students(db, sessions)
+    students, most_active = _student_figures(db, creator_id, since, until)
+    videos, cited_videos = _videos(db, creator_id, since, until)
     start = since or _first_message_at(db, creator_id) or until
     return CreatorAnalytics(
         creator_id=creator_id,
@@ -311,23 +560,26 @@ def creator_analytics(
         timezone=tz.key,
         total_sessions=int(session_totals.sessions),
         total_messages=int(totals.messages),
-        total_students=int(totals.students),
+        total_students=int(students.students) if students else 0,
         total_tokens=int(totals.tokens),
         total_cost=from_nanos(int(totals.cost)),
         unpriced_messages=int(totals.unpriced),
         avg_messages_per_session=float(session_totals.avg_messages or 0),
         avg_session_duration_minutes=float(session_totals.avg_duration or 0),
-        most_active_students=_active_students(db, messages),
+        most_active_students=most_active,
         most_referenced_videos=videos,
-        most_cited_moments=_moments(db, refs, videos),
-        common_topics=_topics(db, keywords),
-        peak_usage_hours=_peak_hours(db, messages, tz, start, until),
+        most_cited_moments=_moments(db, creator_id, since, until, videos),
+        common_topics=_topics(db, creator_id, since, until),
+        peak_usage_hours=_peak_hours(db, activity, tz, start, until),
         engagement=Engagement(
-            returning_students=_returning_students(db, sessions),
-            sessions_per_student=_ratio(session_totals.sessions, session_totals.students),
-            messages_per_student=_ratio(totals.user_messages, totals.askers),
+            returning_students=int(starters.repeaters),
+            sessions_per_student=_ratio(session_totals.sessions, starters.students),
+            messages_per_student=_ratio(
+                students.user_messages_total if students else 0,
+                students.askers if students else 0,
+            ),
             median_session_duration_minutes=median,
-            messages_per_video=_ratio(cited[0], cited[1]),
+            messages_per_video=_ratio(int(totals.cited), cited_videos),
         ),
     )
 
@@ -349,31 +601,37 @@ def usage_metrics(
     if (last - first).days > 366:
         raise InvalidInput("to_date", "at most 367 days at once")
     since, until = _local_midnight(first, tz), _local_midnight(last + timedelta(days=1), tz)
-    msg_day = dialects.local_day(db, dialects.local_time(db, M.created_at, tz, since, until))
+
+    def day_of(column: Any) -> Any:
+        return dialects.local_day(db, dialects.local_time(db, column, tz, since, until))
+
+    activity = _activity(creator_id, since, until).c
+    day = day_of(activity.at)
     messages = db.execute(
         select(
-            msg_day.label("day"),
-            func.count().label("messages"),
-            func.coalesce(func.sum(TOKENS), 0).label("tokens"),
-            func.coalesce(func.sum(M.cost_nanos), 0).label("cost"),
-            func.count(distinct(M.student_id)).label("students"),
-        )
-        .where(M.creator_id == creator_id, *_between(M.created_at, since, until))
-        .group_by(msg_day)
+            day.label("day"),
+            func.sum(activity.messages).label("messages"),
+            func.sum(activity.tokens).label("tokens"),
+            func.sum(activity.cost).label("cost"),
+        ).group_by(day)
     ).all()
-    ses_day = dialects.local_day(db, dialects.local_time(db, S.created_at, tz, since, until))
+    present = _present_students(creator_id, since, until).c
+    day = day_of(present.at)
+    students = db.execute(select(day, func.count(distinct(present.student_id))).group_by(day)).all()
     duration = dialects.minutes_between(db, S.created_at, S.last_message_at)
+    day = day_of(S.created_at)
     sessions = db.execute(
         select(
-            ses_day.label("day"),
+            day.label("day"),
             func.count().label("sessions"),
             func.avg(case((S.message_count > 0, duration))).label("duration"),
         )
         .where(S.creator_id == creator_id, *_between(S.created_at, since, until))
-        .group_by(ses_day)
+        .group_by(day)
     ).all()
     by_day_m = {_as_date(r.day): r for r in messages}
     by_day_s = {_as_date(r.day): r for r in sessions}
+    by_day_u = {_as_date(day): int(n) for day, n in students}
     days = []
     for offset in range((last - first).days + 1):
         day = first + timedelta(days=offset)
@@ -385,11 +643,27 @@ def usage_metrics(
                 messages_sent=int(m.messages) if m else 0,
                 tokens_used=int(m.tokens) if m else 0,
                 cost_usd=from_nanos(int(m.cost)) if m else Decimal("0E-9"),
-                unique_students=int(m.students) if m else 0,
+                unique_students=by_day_u.get(day, 0),
                 avg_session_duration_minutes=float(s.duration or 0) if s else 0.0,
             )
         )
     return days
+
+
+def _present_students(creator_id: str, since: datetime, until: datetime) -> Subquery:
+    """(time, student) of each quarter hour or message in which a student wrote or was answered."""
+
+    def rolled(low: datetime | None, high: datetime) -> Select[Any]:
+        return select(Q.bucket_at.label("at"), Q.student_id).where(
+            Q.creator_id == creator_id, Q.messages > 0, *_between(Q.bucket_at, low, high)
+        )
+
+    def raw(low: datetime | None, high: datetime) -> Select[Any]:
+        return select(M.created_at.label("at"), M.student_id).where(
+            M.creator_id == creator_id, *_between(M.created_at, low, high)
+        )
+
+    return _combined(rolled, raw, since, until, QUARTER_HOUR)
 
 
 def _as_date(value: Any) -> date:

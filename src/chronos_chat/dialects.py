@@ -8,6 +8,8 @@ testing the dialect themselves.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any, Literal
@@ -300,3 +302,135 @@ __all__ = [
     "snippet_sql",
     "title_match_sql",
 ]
+
+
+# --- rollup triggers (the definitions are in rollups.py) -----------------------------------
+
+_BUCKETS = {
+    "postgresql": {
+        "QUARTER": "date_bin('15 minutes', {0}, TIMESTAMPTZ '2000-01-01 00:00:00+00')",
+        "DAY": "date_bin('1 day', {0}, TIMESTAMPTZ '2000-01-01 00:00:00+00')",
+        "MINUTE": "floor({0} / 60)::integer",
+    },
+    # SQLite keeps UTC as 'YYYY-MM-DD HH:MM:SS.ffffff' text, so buckets are text surgery.
+    "sqlite": {
+        "QUARTER": "substr({0}, 1, 14) || printf('%02d:00.000000', CAST(substr({0}, 15, 2) AS INTEGER) / 15 * 15)",
+        "DAY": "substr({0}, 1, 10) || ' 00:00:00.000000'",
+        "MINUTE": "CAST({0} / 60 AS INTEGER)",
+    },
+}
+_BUCKET_CALL = re.compile(r"\b(QUARTER|DAY|MINUTE)\(([^()]*)\)")
+
+
+def bucket_functions(dialect: str, sql: str) -> str:
+    """``sql`` with QUARTER(x), DAY(x) and MINUTE(x) spelled in the dialect's SQL."""
+    spelled = _BUCKETS[dialect]
+    return _BUCKET_CALL.sub(lambda m: spelled[m[1]].format(m[2]), sql)
+
+
+_TITLES = {
+    "postgresql": (
+        "INSERT INTO video_titles (creator_id, video_id, title) "
+        "SELECT DISTINCT ON (creator_id, video_id) creator_id, video_id, video_title "
+        "FROM {source} WHERE video_title IS NOT NULL ORDER BY creator_id, video_id, pk DESC "
+        "ON CONFLICT (creator_id, video_id) DO UPDATE SET title = excluded.title"
+    ),
+    # A bare column beside max() comes from the row holding the maximum.
+    "sqlite": (
+        "INSERT INTO video_titles (creator_id, video_id, title) "
+        "SELECT creator_id, video_id, video_title FROM (SELECT creator_id, video_id, "
+        "video_title, max(pk) FROM {source} WHERE video_title IS NOT NULL "
+        "GROUP BY creator_id, video_id) WHERE true "
+        "ON CONFLICT (creator_id, video_id) DO UPDATE SET title = excluded.title"
+    ),
+}
+
+
+def backfill_titles_sql(db: Connection) -> str:
+    """SQL filling ``video_titles`` with each video's last cited title."""
+    return _TITLES[db.dialect.name].format(source="video_references")
+
+
+StatementsFor = Callable[[str, str, str, str], list[str]]
+
+
+def rollup_trigger_ddl(
+    db: Connection,
+    sources: Sequence[str],
+    statements: StatementsFor,
+    columns: Callable[[str], list[str]],
+) -> list[str]:
+    """DDL of the triggers that run ``statements(dialect, source, sign, rows)`` on each write."""
+    if is_sqlite(db):
+        return _sqlite_triggers(sources, statements, columns)
+    return _postgresql_triggers(sources, statements)
+
+
+def _sqlite_triggers(
+    sources: Sequence[str], statements: StatementsFor, columns: Callable[[str], list[str]]
+) -> list[str]:
+    # Row triggers: the changed row, as a one-row table, feeds the same grouped upserts.
+    ddl = []
+    for source in sources:
+        for when, row, sign in (("INSERT", "NEW", "1"), ("DELETE", "OLD", "-1")):
+            rows = "(SELECT " + ", ".join(f"{row}.{c} AS {c}" for c in columns(source)) + ")"
+            body = statements("sqlite", source, sign, rows)
+            if source == "video_references" and when == "INSERT":
+                body.append(
+                    "INSERT INTO video_titles (creator_id, video_id, title) "
+                    "SELECT NEW.creator_id, NEW.video_id, NEW.video_title "
+                    "WHERE NEW.video_title IS NOT NULL "
+                    "ON CONFLICT (creator_id, video_id) DO UPDATE SET title = excluded.title"
+                )
+            ddl.append(
+                f"CREATE TRIGGER rollup_{source}_{when.lower()} AFTER {when} ON {source} "
+                f"BEGIN {'; '.join(body)}; END"
+            )
+    # A session's messages go before it, so their triggers still find its creation time.
+    ddl.append(
+        "CREATE TRIGGER rollup_chat_sessions_delete BEFORE DELETE ON chat_sessions "
+        "BEGIN DELETE FROM chat_messages WHERE session_id = OLD.id; END"
+    )
+    return ddl
+
+
+def _postgresql_triggers(sources: Sequence[str], statements: StatementsFor) -> list[str]:
+    # Statement triggers with transition tables: one grouped upsert per statement, rows locked
+    # in key order (ORDER BY), so concurrent writers cannot deadlock on rollup rows.
+    ddl = []
+    for source in sources:
+        body = "; ".join(statements("postgresql", source, "delta", "changed"))
+        if source == "video_references":
+            body += f"; IF delta > 0 THEN {_TITLES['postgresql'].format(source='changed')}; END IF"
+        ddl.append(
+            f"CREATE FUNCTION rollup_{source}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"DECLARE delta integer := TG_ARGV[0]::integer; BEGIN {body}; RETURN NULL; END $$"
+        )
+        for when, table, delta in (("INSERT", "NEW", 1), ("DELETE", "OLD", -1)):
+            ddl.append(
+                f"CREATE TRIGGER rollup_{source}_{when.lower()} AFTER {when} ON {source} "
+                f"REFERENCING {table} TABLE AS changed FOR EACH STATEMENT "
+                f"EXECUTE FUNCTION rollup_{source}('{delta}')"
+            )
+    ddl.append(
+        "CREATE FUNCTION rollup_chat_sessions_delete() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN DELETE FROM chat_messages WHERE session_id = OLD.id; RETURN OLD; END $$"
+    )
+    ddl.append(
+        "CREATE TRIGGER rollup_chat_sessions_delete BEFORE DELETE ON chat_sessions "
+        "FOR EACH ROW EXECUTE FUNCTION rollup_chat_sessions_delete()"
+    )
+    return ddl
+
+
+def drop_rollup_triggers_ddl(db: Connection, sources: Sequence[str]) -> list[str]:
+    """DDL dropping what ``rollup_trigger_ddl`` created."""
+    names = [f"{s}_{e}" for s in sources for e in ("insert", "delete")]
+    if is_sqlite(db):
+        return [f"DROP TRIGGER IF EXISTS rollup_{n}" for n in [*names, "chat_sessions_delete"]]
+    tables = [(f"{s}_{e}", s) for s in sources for e in ("insert", "delete")]
+    return [
+        *(f"DROP TRIGGER IF EXISTS rollup_{n} ON {t}" for n, t in tables),
+        "DROP TRIGGER IF EXISTS rollup_chat_sessions_delete ON chat_sessions",
+        *(f"DROP FUNCTION IF EXISTS rollup_{s}()" for s in [*sources, "chat_sessions_delete"]),
+    ]

@@ -8,6 +8,8 @@ count rows. Money is integer nano-dollars.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeEngine
 
 from chronos_chat.dialects import UTCDateTime
 
@@ -71,7 +74,15 @@ chat_sessions = Table(
         "ix_chat_sessions_pair_recent", "student_id", "creator_id", "archived_at", "last_message_at"
     ),
     Index("ix_chat_sessions_creator_recent", "creator_id", "archived_at", "last_message_at", "pk"),
-    Index("ix_chat_sessions_creator_created", "creator_id", "created_at"),
+    # Session figures of a period read this index alone (durations, counts, students).
+    Index(
+        "ix_chat_sessions_creator_created",
+        "creator_id",
+        "created_at",
+        "student_id",
+        "message_count",
+        "last_message_at",
+    ),
 )
 
 chat_messages = Table(
@@ -184,4 +195,74 @@ idempotency_keys = Table(
     Column("status_code", Integer),  # NULL while the first request is in flight
     Column("response", Json),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# --- rollups: aggregates kept by triggers (see rollups.py), so analytics read few rows ------
+# Quarter-hour buckets serve figures by local hour or day (every zone offset in use today is a
+# whole number of quarter hours); UTC-day buckets serve the wide dimensions (videos, topics).
+# Counters go down on delete and rows at zero stay: readers ignore them.
+
+
+def _rollup(name: str, keys: list[Column[Any]], counters: list[str]) -> Table:
+    counts = [Column(c, BigInteger, nullable=False, server_default="0") for c in counters]
+    return Table(name, metadata, *keys, *counts)
+
+
+def _key(name: str, type_: TypeEngine[Any] = ExternalId) -> Column[Any]:
+    return Column(name, type_, primary_key=True)
+
+
+rollup_activity = _rollup(
+    "rollup_activity",
+    [_key("creator_id"), _key("bucket_at", UTCDateTime())],
+    ["messages", "user_messages", "tokens", "cost_nanos", "unpriced_messages", "cited_messages"],
+)
+rollup_student_quarters = _rollup(
+    "rollup_student_quarters",
+    [_key("creator_id"), _key("bucket_at", UTCDateTime()), _key("student_id")],
+    ["messages"],
+)
+rollup_student_days = _rollup(
+    "rollup_student_days",
+    [_key("creator_id"), _key("day_at", UTCDateTime()), _key("student_id")],
+    ["messages", "user_messages"],
+)
+rollup_videos = _rollup(
+    "rollup_videos",
+    [_key("creator_id"), _key("day_at", UTCDateTime()), _key("video_id")],
+    ["reference_count"],
+)
+# Keyed by the day the citing session was created: each (session, video) pair counts once.
+rollup_video_sessions = _rollup(
+    "rollup_video_sessions",
+    [_key("creator_id"), _key("video_id"), _key("day_at", UTCDateTime())],
+    ["sessions"],
+)
+rollup_moments = _rollup(
+    "rollup_moments",
+    [
+        _key("creator_id"),
+        _key("video_id"),
+        _key("day_at", UTCDateTime()),
+        _key("minute", Integer()),
+    ],
+    ["reference_count"],
+)
+rollup_topics = _rollup(
+    "rollup_topics",
+    [
+        _key("creator_id"),
+        _key("day_at", UTCDateTime()),
+        _key("keyword", String(100)),
+        _key("label", String(100)),
+    ],
+    ["mentions"],
+)
+# A directory, like student_names: the title a video was last cited with.
+video_titles = Table(
+    "video_titles",
+    metadata,
+    Column("creator_id", ExternalId, primary_key=True),
+    Column("video_id", ExternalId, primary_key=True),
+    Column("title", Text, nullable=False),
 )

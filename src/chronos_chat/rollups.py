@@ -1,0 +1,216 @@
+"""Aggregates kept on write, so analytics read a few thousand rows instead of millions.
+
+Each ``Rollup`` groups the rows of one source table (messages, references or keywords) into
+one rollup table and adds the group's sums to it. Database triggers apply it to every insert
+and (with a minus sign) every delete, in the writing transaction: nothing can write a message
+without its rollups, cascades included, and the figures are exact at once. The same definition
+fills the tables from existing rows (``backfill``) when the migration adds them.
+
+Readers combine whole buckets from the rollups with the raw rows of the partial buckets at the
+ends of a period (``split``), so a rolling "last 30 days" is exact to the microsecond.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection
+
+from chronos_chat import dialects
+
+QUARTER_HOUR = timedelta(minutes=15)
+DAY = timedelta(days=1)
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # bucket origin: a UTC midnight, as in the SQL
+_COLUMN = re.compile(r"\bc\.(\w+)")
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """How rows of ``source`` (aliased ``c``) feed ``target``: its keys and aggregates as SQL."""
+
+    target: str
+    source: str
+    keys: dict[str, str]
+    sums: dict[str, str]
+    where: str = "true"
+    join: str = ""
+
+    def columns(self) -> list[str]:
+        """The source columns the definition reads, in a stable order."""
+        text = " ".join([*self.keys.values(), *self.sums.values(), self.where, self.join])
+        return sorted(set(_COLUMN.findall(text)))
+
+    def upsert(self, dialect: str, source: str, sign: str, others: str) -> str:
+        """INSERT ... SELECT ... ON CONFLICT adding ``sign`` times the sums of ``source``'s rows.
+
+        ``others`` is a condition on ``r``, the source's other rows (see video sessions).
+        """
+        keys, sums = list(self.keys), list(self.sums)
+        positions = ", ".join(str(i + 1) for i in range(len(keys)))
+        select = ", ".join(
+            [*self.keys.values(), *(f"{sign} * ({aggregate})" for aggregate in self.sums.values())]
+        )
+        adds = ", ".join(f"{s} = {self.target}.{s} + excluded.{s}" for s in sums)
+        sql = (
+            f"INSERT INTO {self.target} ({', '.join(keys + sums)}) "
+            f"SELECT {select} FROM {source} AS c {self.join} "
+            f"WHERE {self.where.format(others=others)} "
+            f"GROUP BY {positions} ORDER BY {positions} "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {adds}"
+        )
+        return dialects.bucket_functions(dialect, sql)
+
+
+TOKENS = "c.input_tokens + c.output_tokens + c.cache_read_tokens + c.cache_write_tokens + c.embedding_tokens"
+USER = "CASE WHEN c.role = 'user' THEN 1 ELSE 0 END"
+
+ROLLUPS = (
+    Rollup(
+        "rollup_activity",
+        "chat_messages",
+        {"creator_id": "c.creator_id", "bucket_at": "QUARTER(c.created_at)"},
+        {
+            "messages": "count(*)",
+            "user_messages": f"sum({USER})",
+            "tokens": f"sum({TOKENS})",
+            "cost_nanos": "sum(COALESCE(c.cost_nanos, 0))",
+            "unpriced_messages": "sum(CASE WHEN c.cost_nanos IS NULL THEN 1 ELSE 0 END)",
+        },
+    ),
+    Rollup(
+        "rollup_student_quarters",
+        "chat_messages",
+        {
+            "creator_id": "c.creator_id",
+            "bucket_at": "QUARTER(c.created_at)",
+            "student_id": "c.student_id",
+        },
+        {"messages": "count(*)"},
+    ),
+    Rollup(
+        "rollup_student_days",
+        "chat_messages",
+        {"creator_id": "c.creator_id", "day_at": "DAY(c.created_at)", "student_id": "c.student_id"},
+        {"messages": "count(*)", "user_messages": f"sum({USER})"},
+    ),
+    # A message is cited once, by its first reference.
+    Rollup(
+        "rollup_activity",
+        "video_references",
+        {"creator_id": "c.creator_id", "bucket_at": "QUARTER(c.created_at)"},
+        {"cited_messages": "count(*)"},
+        where="c.position = 0",
+    ),
+    Rollup(
+        "rollup_videos",
+        "video_references",
+        {"creator_id": "c.creator_id", "day_at": "DAY(c.created_at)", "video_id": "c.video_id"},
+        {"reference_count": "count(*)"},
+    ),
+    # A (session, video) pair counts when its first reference arrives and stops when its last
+    # goes; ``others`` leaves out the rows being written, which the trigger already sees.
+    Rollup(
+        "rollup_video_sessions",
+        "video_references",
+        {"creator_id": "c.creator_id", "video_id": "c.video_id", "day_at": "DAY(s.created_at)"},
+        {"sessions": "count(DISTINCT c.session_id)"},
+        where=(
+            "NOT EXISTS (SELECT 1 FROM video_references r WHERE r.session_id = c.session_id"
+            " AND r.video_id = c.video_id AND {others})"
+        ),
+        join="JOIN chat_sessions s ON s.id = c.session_id",
+    ),
+    Rollup(
+        "rollup_moments",
+        "video_references",
+        {
+            "creator_id": "c.creator_id",
+            "video_id": "c.video_id",
+            "day_at": "DAY(c.created_at)",
+            "minute": "MINUTE(c.timestamp_seconds)",
+        },
+        {"reference_count": "count(*)"},
+        where="c.timestamp_seconds IS NOT NULL",
+    ),
+    Rollup(
+        "rollup_topics",
+        "message_keywords",
+        {
+            "creator_id": "c.creator_id",
+            "day_at": "DAY(c.created_at)",
+            "keyword": "c.keyword",
+            "label": "c.label",
+        },
+        {"mentions": "count(*)"},
+    ),
+)
+SOURCES = ("chat_messages", "video_references", "message_keywords")
+
+
+def statements(dialect: str, source: str, sign: str, row: str) -> list[str]:
+    """The upserts a trigger on ``source`` runs; ``row`` is the changed rows as SQL."""
+    others = "r.pk NOT IN (SELECT pk FROM changed)" if row == "changed" else "r.pk <> c.pk"
+    return [
+        rollup.upsert(dialect, row, sign, others) for rollup in ROLLUPS if rollup.source == source
+    ]
+
+
+def install(db: Connection) -> None:
+    """Create the triggers that keep the rollups (and the video titles) on every write."""
+    for ddl in dialects.rollup_trigger_ddl(db, SOURCES, statements, _columns):
+        db.exec_driver_sql(ddl)
+
+
+def uninstall(db: Connection) -> None:
+    """Drop the rollup triggers (their tables stay)."""
+    for ddl in dialects.drop_rollup_triggers_ddl(db, SOURCES):
+        db.exec_driver_sql(ddl)
+
+
+def backfill(db: Connection) -> None:
+    """Fill empty rollup tables from the rows already stored."""
+    dialect = db.dialect.name
+    for rollup in ROLLUPS:
+        db.exec_driver_sql(rollup.upsert(dialect, rollup.source, "1", "false"))
+    db.exec_driver_sql(dialects.backfill_titles_sql(db))
+
+
+def _columns(source: str) -> list[str]:
+    return sorted({"pk", *(c for r in ROLLUPS if r.source == source for c in r.columns())})
+
+
+# --- reading: whole buckets from the rollups, the partial ends from the raw rows -----------
+
+Range = tuple[datetime | None, datetime]
+
+
+@dataclass(frozen=True)
+class Split:
+    """A period [since, until) as whole buckets (``rolled``) and the partial ends (``raw``)."""
+
+    rolled: Range | None
+    raw: list[Range]
+
+
+def floor_to(at: datetime, step: timedelta) -> datetime:
+    """The start of the bucket of width ``step`` holding ``at`` (UTC)."""
+    return at - (at - _EPOCH) % step
+
+
+def split(since: datetime | None, until: datetime, step: timedelta) -> Split:
+    """Cut [since, until) into whole ``step`` buckets and the raw stretches at either end."""
+    high = floor_to(until, step)
+    low = None
+    if since is not None:
+        low = floor_to(since, step)
+        low = low + step if low < since else low
+        if low >= high:
+            return Split(None, [(since, until)])
+    raw: list[Range] = []
+    if since is not None and low is not None and since < low:
+        raw.append((since, low))
+    if high < until:
+        raw.append((high, until))
+    return Split((low, high), raw)
