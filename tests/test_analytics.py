@@ -56,10 +56,11 @@ async def build(store: ChatStore, seed: int) -> Built:
                 created_at=at,
             )
             at += timedelta(seconds=rng.randint(2, 30))
+            title = rng.choice(["Intro", "Intro (remastered)", None])  # as this answer names it
             refs = [
                 reference(
                     f"video-{rng.randint(1, 6)}",
-                    video_title=rng.choice(["Intro", "Intro (remastered)", None]),
+                    video_title=title,
                     timestamp=rng.uniform(0, 900),
                     similarity=rng.random(),
                 )

@@ -351,7 +351,18 @@ def backfill_titles_sql(db: Connection) -> str:
     return _TITLES[db.dialect.name].format(source="video_references")
 
 
-StatementsFor = Callable[[str, str, str, str], list[str]]
+StatementsFor = Callable[[str, str, str, str, str], list[str]]
+# Deletes count down BEFORE the row goes: PostgreSQL runs AFTER row triggers only once the
+# whole statement is done, when a row can no longer tell whether it was a pair's last.
+_EVENTS = (
+    ("insert", "AFTER", "NEW", "1", "r.pk < c.pk"),
+    ("delete", "BEFORE", "OLD", "-1", "r.pk <> c.pk"),
+)
+_LAST_TITLE = (
+    "INSERT INTO video_titles (creator_id, video_id, title) "
+    "SELECT NEW.creator_id, NEW.video_id, NEW.video_title WHERE NEW.video_title IS NOT NULL "
+    "ON CONFLICT (creator_id, video_id) DO UPDATE SET title = excluded.title"
+)
 
 
 def rollup_trigger_ddl(
@@ -360,77 +371,49 @@ def rollup_trigger_ddl(
     statements: StatementsFor,
     columns: Callable[[str], list[str]],
 ) -> list[str]:
-    """DDL of the triggers that run ``statements(dialect, source, sign, rows)`` on each write."""
-    if is_sqlite(db):
-        return _sqlite_triggers(sources, statements, columns)
-    return _postgresql_triggers(sources, statements)
+    """DDL of row triggers running ``statements(dialect, source, sign, row, others)`` on writes.
 
-
-def _sqlite_triggers(
-    sources: Sequence[str], statements: StatementsFor, columns: Callable[[str], list[str]]
-) -> list[str]:
-    # Row triggers: the changed row, as a one-row table, feeds the same grouped upserts.
+    Row triggers on both backends: PostgreSQL caches their plans (statement triggers with
+    transition tables are planned again on every call, which halved ingest).
+    """
+    dialect = db.dialect.name
     ddl = []
     for source in sources:
-        for when, row, sign in (("INSERT", "NEW", "1"), ("DELETE", "OLD", "-1")):
-            rows = "(SELECT " + ", ".join(f"{row}.{c} AS {c}" for c in columns(source)) + ")"
-            body = statements("sqlite", source, sign, rows)
-            if source == "video_references" and when == "INSERT":
-                body.append(
-                    "INSERT INTO video_titles (creator_id, video_id, title) "
-                    "SELECT NEW.creator_id, NEW.video_id, NEW.video_title "
-                    "WHERE NEW.video_title IS NOT NULL "
-                    "ON CONFLICT (creator_id, video_id) DO UPDATE SET title = excluded.title"
-                )
-            ddl.append(
-                f"CREATE TRIGGER rollup_{source}_{when.lower()} AFTER {when} ON {source} "
-                f"BEGIN {'; '.join(body)}; END"
+        for action, timing, row, sign, others in _EVENTS:
+            one_row = "(SELECT " + ", ".join(f"{row}.{c} AS {c}" for c in columns(source)) + ")"
+            body = statements(dialect, source, sign, one_row, others)
+            if source == "video_references" and action == "insert":
+                body.append(_LAST_TITLE)
+            ddl += _row_trigger(
+                dialect, f"rollup_{source}_{action}", f"{timing} {action.upper()} ON {source}", body
             )
     # A session's messages go before it, so their triggers still find its creation time.
-    ddl.append(
-        "CREATE TRIGGER rollup_chat_sessions_delete BEFORE DELETE ON chat_sessions "
-        "BEGIN DELETE FROM chat_messages WHERE session_id = OLD.id; END"
+    before = ["DELETE FROM chat_messages WHERE session_id = OLD.id"]
+    ddl += _row_trigger(
+        dialect, "rollup_chat_sessions_delete", "BEFORE DELETE ON chat_sessions", before
     )
     return ddl
 
 
-def _postgresql_triggers(sources: Sequence[str], statements: StatementsFor) -> list[str]:
-    # Statement triggers with transition tables: one grouped upsert per statement, rows locked
-    # in key order (ORDER BY), so concurrent writers cannot deadlock on rollup rows.
-    ddl = []
-    for source in sources:
-        body = "; ".join(statements("postgresql", source, "delta", "changed"))
-        if source == "video_references":
-            body += f"; IF delta > 0 THEN {_TITLES['postgresql'].format(source='changed')}; END IF"
-        ddl.append(
-            f"CREATE FUNCTION rollup_{source}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            f"DECLARE delta integer := TG_ARGV[0]::integer; BEGIN {body}; RETURN NULL; END $$"
-        )
-        for when, table, delta in (("INSERT", "NEW", 1), ("DELETE", "OLD", -1)):
-            ddl.append(
-                f"CREATE TRIGGER rollup_{source}_{when.lower()} AFTER {when} ON {source} "
-                f"REFERENCING {table} TABLE AS changed FOR EACH STATEMENT "
-                f"EXECUTE FUNCTION rollup_{source}('{delta}')"
-            )
-    ddl.append(
-        "CREATE FUNCTION rollup_chat_sessions_delete() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        "BEGIN DELETE FROM chat_messages WHERE session_id = OLD.id; RETURN OLD; END $$"
-    )
-    ddl.append(
-        "CREATE TRIGGER rollup_chat_sessions_delete BEFORE DELETE ON chat_sessions "
-        "FOR EACH ROW EXECUTE FUNCTION rollup_chat_sessions_delete()"
-    )
-    return ddl
+def _row_trigger(dialect: str, name: str, when: str, body: list[str]) -> list[str]:
+    statements = "; ".join(body)
+    if dialect == "sqlite":
+        return [f"CREATE TRIGGER {name} {when} BEGIN {statements}; END"]
+    # Returning OLD lets a BEFORE DELETE go ahead; AFTER triggers ignore what is returned.
+    return [
+        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN {statements}; RETURN OLD; END $$",
+        f"CREATE TRIGGER {name} {when} FOR EACH ROW EXECUTE FUNCTION {name}()",
+    ]
 
 
 def drop_rollup_triggers_ddl(db: Connection, sources: Sequence[str]) -> list[str]:
     """DDL dropping what ``rollup_trigger_ddl`` created."""
-    names = [f"{s}_{e}" for s in sources for e in ("insert", "delete")]
+    triggers = [(f"rollup_{s}_{e[0]}", s) for s in sources for e in _EVENTS]
+    triggers.append(("rollup_chat_sessions_delete", "chat_sessions"))
     if is_sqlite(db):
-        return [f"DROP TRIGGER IF EXISTS rollup_{n}" for n in [*names, "chat_sessions_delete"]]
-    tables = [(f"{s}_{e}", s) for s in sources for e in ("insert", "delete")]
+        return [f"DROP TRIGGER IF EXISTS {name}" for name, _ in triggers]
     return [
-        *(f"DROP TRIGGER IF EXISTS rollup_{n} ON {t}" for n, t in tables),
-        "DROP TRIGGER IF EXISTS rollup_chat_sessions_delete ON chat_sessions",
-        *(f"DROP FUNCTION IF EXISTS rollup_{s}()" for s in [*sources, "chat_sessions_delete"]),
+        *(f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table in triggers),
+        *(f"DROP FUNCTION IF EXISTS {name}()" for name, _ in triggers),
     ]

@@ -244,7 +244,10 @@ def create_message(
     values = _message_values(message, message.message_id or uuid.uuid4(), bumped, cost, created_at)
     db.execute(_INSERT_MESSAGE, values)
     if message.references:
-        db.execute(_INSERT_REFERENCES, _reference_rows(message, values))
+        # In video order (positions keep the given order): concurrent writers then take the
+        # rollup rows' locks in one order and cannot deadlock.
+        rows = sorted(_reference_rows(message, values), key=_by_video)
+        db.execute(_INSERT_REFERENCES, rows)
     if message.role == "user":
         _insert_keywords(db, values["id"], values["creator_id"], created_at, message.content)
     return _written_model(message, values)
@@ -269,9 +272,17 @@ def keyword_rows(
 def _insert_keywords(
     db: Connection, message_id: uuid.UUID, creator_id: str, at: datetime, content: str
 ) -> None:
-    rows = keyword_rows(message_id, creator_id, at, content)
+    rows = sorted(keyword_rows(message_id, creator_id, at, content), key=_by_keyword)
     if rows:
         db.execute(_INSERT_KEYWORDS, rows)
+
+
+def _by_video(row: dict[str, Any]) -> tuple[str, float]:
+    return row["video_id"], row["timestamp_seconds"] or 0.0
+
+
+def _by_keyword(row: dict[str, Any]) -> tuple[str, str]:
+    return row["keyword"], row["label"]
 
 
 def _message_values(

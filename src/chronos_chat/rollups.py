@@ -110,7 +110,7 @@ ROLLUPS = (
         {"reference_count": "count(*)"},
     ),
     # A (session, video) pair counts when its first reference arrives and stops when its last
-    # goes; ``others`` leaves out the rows being written, which the trigger already sees.
+    # goes: ``others`` picks the pair's other rows that decide it (earlier ones on insert).
     Rollup(
         "rollup_video_sessions",
         "video_references",
@@ -149,9 +149,8 @@ ROLLUPS = (
 SOURCES = ("chat_messages", "video_references", "message_keywords")
 
 
-def statements(dialect: str, source: str, sign: str, row: str) -> list[str]:
-    """The upserts a trigger on ``source`` runs; ``row`` is the changed rows as SQL."""
-    others = "r.pk NOT IN (SELECT pk FROM changed)" if row == "changed" else "r.pk <> c.pk"
+def statements(dialect: str, source: str, sign: str, row: str, others: str) -> list[str]:
+    """The upserts a trigger on ``source`` runs for ``row`` (the changed row as a subquery)."""
     return [
         rollup.upsert(dialect, row, sign, others) for rollup in ROLLUPS if rollup.source == source
     ]
