@@ -24,6 +24,13 @@ def test_labels(question: str, labels: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "key"), [("Next.js routing", "next.js routing"), ("Node.js", "node.js")]
+)
+def test_dotted_names_are_not_plurals(name: str, key: str) -> None:
+    assert extract_keywords(name)[0].key == key
+
+
+@pytest.mark.parametrize(
     ("a", "b"),
     [
         ("React hooks", "react hook"),

@@ -5,9 +5,15 @@ What a period holds, for every figure of a call:
 - session figures count the sessions created in [since, until), archived ones included (they
   happened); a session's duration is from its creation to its last message, and sessions
   without messages are left out of durations;
-- video figures count the references of answers created in [since, until);
+- video figures count the references of answers created in [since, until); a video's
+  ``unique_sessions`` are the period's sessions (created in it) whose answers cited the video,
+  and its title is the one it was last cited with (a directory, like student names);
 - topics count the keywords of students' (user) messages created in [since, until).
 A deleted message no longer counts anywhere.
+
+Creator figures read the rollups kept on write (``rollups``): whole quarter hours or UTC days
+from there, the partial ones at a period's ends from the raw rows, so every figure is exact
+and a call reads thousands of rows, not the period's messages.
 """
 
 from __future__ import annotations

@@ -199,7 +199,8 @@ idempotency_keys = Table(
 
 # --- rollups: aggregates kept by triggers (see rollups.py), so analytics read few rows ------
 # Quarter-hour buckets serve figures by local hour or day (every zone offset in use today is a
-# whole number of quarter hours); UTC-day buckets serve the wide dimensions (videos, topics).
+# whole number of quarter hours); UTC-day buckets serve the wide dimensions (students, videos,
+# topics), keyed by the dimension before the day so grouping by it reads the key in order.
 # Counters go down on delete and rows at zero stay: readers ignore them.
 
 
@@ -224,12 +225,12 @@ rollup_student_quarters = _rollup(
 )
 rollup_student_days = _rollup(
     "rollup_student_days",
-    [_key("creator_id"), _key("day_at", UTCDateTime()), _key("student_id")],
+    [_key("creator_id"), _key("student_id"), _key("day_at", UTCDateTime())],
     ["messages", "user_messages"],
 )
 rollup_videos = _rollup(
     "rollup_videos",
-    [_key("creator_id"), _key("day_at", UTCDateTime()), _key("video_id")],
+    [_key("creator_id"), _key("video_id"), _key("day_at", UTCDateTime())],
     ["reference_count"],
 )
 # Keyed by the day the citing session was created: each (session, video) pair counts once.
@@ -252,9 +253,9 @@ rollup_topics = _rollup(
     "rollup_topics",
     [
         _key("creator_id"),
-        _key("day_at", UTCDateTime()),
         _key("keyword", String(100)),
         _key("label", String(100)),
+        _key("day_at", UTCDateTime()),
     ],
     ["mentions"],
 )

@@ -95,8 +95,8 @@ def _display(word: str) -> str:
 
 
 def _fold(word: str) -> str:
-    # Acronyms and code names ("CORS", "iOS", "useState") are not plurals of anything.
-    coined = word.isupper() or (word[0].islower() and any(c.isupper() for c in word))
+    # Acronyms and code names ("CORS", "iOS", "useState", "Next.js") are not plurals of anything.
+    coined = word.isupper() or (word[0].islower() and any(c.isupper() for c in word)) or "." in word
     return word.lower() if coined else singular(word.lower())
 
 

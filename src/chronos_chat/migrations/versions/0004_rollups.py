@@ -37,10 +37,10 @@ ROLLUPS: dict[str, tuple[list[tuple[str, Any]], list[str]]] = {
         ["messages"],
     ),
     "rollup_student_days": (
-        [("creator_id", ID), ("day_at", AT), ("student_id", ID)],
+        [("creator_id", ID), ("student_id", ID), ("day_at", AT)],
         ["messages", "user_messages"],
     ),
-    "rollup_videos": ([("creator_id", ID), ("day_at", AT), ("video_id", ID)], ["reference_count"]),
+    "rollup_videos": ([("creator_id", ID), ("video_id", ID), ("day_at", AT)], ["reference_count"]),
     "rollup_video_sessions": (
         [("creator_id", ID), ("video_id", ID), ("day_at", AT)],
         ["sessions"],
