@@ -1,5 +1,8 @@
 """Rollups: aggregates kept by triggers on every write, filled from the rows already stored.
 
+The triggers are generated from ``chronos_chat.rollups``; changing a rollup later takes a
+migration of its own (uninstall, alter, install, refill).
+
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-24
