@@ -151,25 +151,20 @@ def _ratio(numerator: float | int | None, denominator: float | int | None) -> fl
 # --- session -------------------------------------------------------------------------------
 
 
-def _top_videos(db: Connection, where: list[ColumnElement[bool]], limit: int) -> list[VideoCount]:
+def _session_videos(db: Connection, session: Any) -> list[VideoCount]:
+    """The session's ten most cited videos, titled as in the creator's directory."""
+    titled = and_(T.creator_id == R.creator_id, T.video_id == R.video_id)
     query = (
-        select(
-            R.video_id,
-            func.max(R.video_title).label("title"),
-            func.count().label("refs"),
-            func.count(distinct(R.session_id)).label("sessions"),
-        )
-        .where(*where)
+        select(R.video_id, func.max(T.title).label("title"), func.count().label("refs"))
+        .join(video_titles, titled, isouter=True)
+        .where(R.session_id == session.id)
         .group_by(R.video_id)
         .order_by(func.count().desc(), R.video_id)
-        .limit(limit)
+        .limit(10)
     )
     return [
         VideoCount(
-            video_id=r.video_id,
-            video_title=r.title,
-            reference_count=r.refs,
-            unique_sessions=r.sessions,
+            video_id=r.video_id, video_title=r.title, reference_count=r.refs, unique_sessions=1
         )
         for r in db.execute(query)
     ]
@@ -198,7 +193,7 @@ def session_analytics(db: Connection, session_id: uuid.UUID) -> SessionAnalytics
         total_cost=from_nanos(session.total_cost_nanos),
         videos_referenced=int(videos),
         avg_response_time_ms=None if counts.response is None else float(counts.response),
-        most_referenced_videos=_top_videos(db, [R.session_id == session.id], 10),
+        most_referenced_videos=_session_videos(db, session),
     )
 
 
@@ -221,14 +216,12 @@ def _combined(
 
 
 def _activity(creator_id: str, since: datetime | None, until: datetime) -> Subquery:
-    """Per bucket or message: messages, user messages, tokens, cost, unpriced, cited."""
-    columns = ("messages", "user_messages", "tokens", "cost", "unpriced", "cited")
+    """Per quarter hour or raw row: the ``rollup_activity`` counters, at time ``at``."""
 
     def rolled(low: datetime | None, high: datetime) -> Select[Any]:
-        return select(
-            A.bucket_at.label("at"),
-            *(getattr(A, c).label(n) for c, n in zip(ACTIVITY_COLUMNS, columns, strict=True)),
-        ).where(A.creator_id == creator_id, *_between(A.bucket_at, low, high))
+        return select(A.bucket_at.label("at"), *(A[c] for c in ACTIVITY_COLUMNS)).where(
+            A.creator_id == creator_id, *_between(A.bucket_at, low, high)
+        )
 
     def raw(low: datetime | None, high: datetime) -> Select[Any]:
         message = select(
@@ -236,11 +229,13 @@ def _activity(creator_id: str, since: datetime | None, until: datetime) -> Subqu
             literal(1).label("messages"),
             case((M.role == "user", 1), else_=0).label("user_messages"),
             TOKENS.label("tokens"),
-            func.coalesce(M.cost_nanos, 0).label("cost"),
-            case((M.cost_nanos.is_(None), 1), else_=0).label("unpriced"),
-            literal(0).label("cited"),
+            func.coalesce(M.cost_nanos, 0).label("cost_nanos"),
+            case((M.cost_nanos.is_(None), 1), else_=0).label("unpriced_messages"),
+            literal(0).label("cited_messages"),
         ).where(M.creator_id == creator_id, *_between(M.created_at, low, high))
-        cited = select(R.created_at, *(literal(0) for _ in columns[:-1]), literal(1)).where(
+        # A message is cited once, by its first reference (as in the rollup).
+        cited = select(R.created_at, *(literal(0) for _ in ACTIVITY_COLUMNS[:-1]), literal(1))
+        cited = cited.where(
             R.creator_id == creator_id, R.position == 0, *_between(R.created_at, low, high)
         )
         return select(union_all(message, cited).subquery())
@@ -568,8 +563,8 @@ def creator_analytics(
         total_messages=int(totals.messages),
         total_students=int(students.students) if students else 0,
         total_tokens=int(totals.tokens),
-        total_cost=from_nanos(int(totals.cost)),
-        unpriced_messages=int(totals.unpriced),
+        total_cost=from_nanos(int(totals.cost_nanos)),
+        unpriced_messages=int(totals.unpriced_messages),
         avg_messages_per_session=float(session_totals.avg_messages or 0),
         avg_session_duration_minutes=float(session_totals.avg_duration or 0),
         most_active_students=most_active,
@@ -585,7 +580,7 @@ def creator_analytics(
                 students.askers if students else 0,
             ),
             median_session_duration_minutes=median,
-            messages_per_video=_ratio(int(totals.cited), cited_videos),
+            messages_per_video=_ratio(int(totals.cited_messages), cited_videos),
         ),
     )
 
@@ -618,7 +613,7 @@ def usage_metrics(
             day.label("day"),
             func.sum(activity.messages).label("messages"),
             func.sum(activity.tokens).label("tokens"),
-            func.sum(activity.cost).label("cost"),
+            func.sum(activity.cost_nanos).label("cost"),
         ).group_by(day)
     ).all()
     present = _present_students(creator_id, since, until).c

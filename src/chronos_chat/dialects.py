@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any, Literal
@@ -328,76 +328,31 @@ def bucket_functions(dialect: str, sql: str) -> str:
     return _BUCKET_CALL.sub(lambda m: spelled[m[1]].format(m[2]), sql)
 
 
-_TITLES = {
+# The latest titled reference of each video: a bare column beside max() (SQLite) comes from the
+# row holding the maximum.
+_LAST_TITLES = {
     "postgresql": (
-        "INSERT INTO video_titles (creator_id, video_id, title) "
         "SELECT DISTINCT ON (creator_id, video_id) creator_id, video_id, video_title "
-        "FROM {source} WHERE video_title IS NOT NULL ORDER BY creator_id, video_id, pk DESC "
-        "ON CONFLICT (creator_id, video_id) DO UPDATE SET title = excluded.title"
+        "FROM video_references WHERE video_title IS NOT NULL "
+        "ORDER BY creator_id, video_id, pk DESC"
     ),
-    # A bare column beside max() comes from the row holding the maximum.
     "sqlite": (
-        "INSERT INTO video_titles (creator_id, video_id, title) "
         "SELECT creator_id, video_id, video_title FROM (SELECT creator_id, video_id, "
-        "video_title, max(pk) FROM {source} WHERE video_title IS NOT NULL "
-        "GROUP BY creator_id, video_id) WHERE true "
-        "ON CONFLICT (creator_id, video_id) DO UPDATE SET title = excluded.title"
+        "video_title, max(pk) FROM video_references WHERE video_title IS NOT NULL "
+        "GROUP BY creator_id, video_id) WHERE true"
     ),
 }
 
 
-def backfill_titles_sql(db: Connection) -> str:
-    """SQL filling ``video_titles`` with each video's last cited title."""
-    return _TITLES[db.dialect.name].format(source="video_references")
+def last_titles_sql(db: Connection) -> str:
+    """SQL yielding (creator_id, video_id, title) of each video's latest titled reference."""
+    return _LAST_TITLES[db.dialect.name]
 
 
-StatementsFor = Callable[[str, str, str, str, str], list[str]]
-# Deletes count down BEFORE the row goes: PostgreSQL runs AFTER row triggers only once the
-# whole statement is done, when a row can no longer tell whether it was a pair's last.
-_EVENTS = (
-    ("insert", "AFTER", "NEW", "1", "r.pk < c.pk"),
-    ("delete", "BEFORE", "OLD", "-1", "r.pk <> c.pk"),
-)
-_LAST_TITLE = (
-    "INSERT INTO video_titles (creator_id, video_id, title) "
-    "SELECT NEW.creator_id, NEW.video_id, NEW.video_title WHERE NEW.video_title IS NOT NULL "
-    "ON CONFLICT (creator_id, video_id) DO UPDATE SET title = excluded.title"
-)
-
-
-def rollup_trigger_ddl(
-    db: Connection,
-    sources: Sequence[str],
-    statements: StatementsFor,
-    columns: Callable[[str], list[str]],
-) -> list[str]:
-    """DDL of row triggers running ``statements(dialect, source, sign, row, others)`` on writes.
-
-    Row triggers on both backends: PostgreSQL caches their plans (statement triggers with
-    transition tables are planned again on every call, which halved ingest).
-    """
-    dialect = db.dialect.name
-    ddl = []
-    for source in sources:
-        for action, timing, row, sign, others in _EVENTS:
-            one_row = "(SELECT " + ", ".join(f"{row}.{c} AS {c}" for c in columns(source)) + ")"
-            body = statements(dialect, source, sign, one_row, others)
-            if source == "video_references" and action == "insert":
-                body.append(_LAST_TITLE)
-            ddl += _row_trigger(
-                dialect, f"rollup_{source}_{action}", f"{timing} {action.upper()} ON {source}", body
-            )
-    # A session's messages go before it, so their triggers still find its creation time.
-    before = ["DELETE FROM chat_messages WHERE session_id = OLD.id"]
-    ddl += _row_trigger(
-        dialect, "rollup_chat_sessions_delete", "BEFORE DELETE ON chat_sessions", before
-    )
-    return ddl
-
-
-def _row_trigger(dialect: str, name: str, when: str, body: list[str]) -> list[str]:
+def row_trigger_ddl(db: Connection, name: str, when: str, body: Sequence[str]) -> list[str]:
+    """DDL of a row trigger ``name`` firing ``when`` (e.g. "AFTER INSERT ON t") to run ``body``."""
     statements = "; ".join(body)
-    if dialect == "sqlite":
+    if is_sqlite(db):
         return [f"CREATE TRIGGER {name} {when} BEGIN {statements}; END"]
     # Returning OLD lets a BEFORE DELETE go ahead; AFTER triggers ignore what is returned.
     return [
@@ -407,13 +362,8 @@ def _row_trigger(dialect: str, name: str, when: str, body: list[str]) -> list[st
     ]
 
 
-def drop_rollup_triggers_ddl(db: Connection, sources: Sequence[str]) -> list[str]:
-    """DDL dropping what ``rollup_trigger_ddl`` created."""
-    triggers = [(f"rollup_{s}_{e[0]}", s) for s in sources for e in _EVENTS]
-    triggers.append(("rollup_chat_sessions_delete", "chat_sessions"))
+def drop_row_trigger_ddl(db: Connection, name: str, table: str) -> list[str]:
+    """DDL dropping what ``row_trigger_ddl`` created."""
     if is_sqlite(db):
-        return [f"DROP TRIGGER IF EXISTS {name}" for name, _ in triggers]
-    return [
-        *(f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table in triggers),
-        *(f"DROP FUNCTION IF EXISTS {name}()" for name, _ in triggers),
-    ]
+        return [f"DROP TRIGGER IF EXISTS {name}"]
+    return [f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()"]

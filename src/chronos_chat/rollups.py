@@ -149,31 +149,77 @@ ROLLUPS = (
 SOURCES = ("chat_messages", "video_references", "message_keywords")
 
 
-def statements(dialect: str, source: str, sign: str, row: str, others: str) -> list[str]:
-    """The upserts a trigger on ``source`` runs for ``row`` (the changed row as a subquery)."""
-    return [
-        rollup.upsert(dialect, row, sign, others) for rollup in ROLLUPS if rollup.source == source
-    ]
+@dataclass(frozen=True)
+class Event:
+    """A write the triggers follow: the row it names (NEW/OLD), its sign, and a pair's deciders."""
+
+    action: str
+    timing: str
+    row: str
+    sign: str
+    others: str
+
+
+# Row triggers on both backends: PostgreSQL caches their plans (statement triggers over
+# transition tables are planned again on every call, which halved ingest). Deletes count down
+# BEFORE the row goes: PostgreSQL runs AFTER row triggers once the whole statement is done,
+# when a row can no longer tell whether it was a (session, video) pair's last.
+EVENTS = (
+    Event("insert", "AFTER", "NEW", "1", "r.pk < c.pk"),
+    Event("delete", "BEFORE", "OLD", "-1", "r.pk <> c.pk"),
+)
+LAST_TITLE = (
+    "INSERT INTO video_titles (creator_id, video_id, title) "
+    "SELECT NEW.creator_id, NEW.video_id, NEW.video_title WHERE NEW.video_title IS NOT NULL "
+    "ON CONFLICT (creator_id, video_id) DO UPDATE SET title = excluded.title"
+)
+
+
+def _trigger_bodies(dialect: str) -> list[tuple[str, str, str, list[str]]]:
+    """(name, table, when, statements) of every rollup trigger."""
+    triggers = []
+    for source in SOURCES:
+        for event in EVENTS:
+            row = "(SELECT " + ", ".join(f"{event.row}.{c} AS {c}" for c in _columns(source)) + ")"
+            body = [
+                r.upsert(dialect, row, event.sign, event.others)
+                for r in ROLLUPS
+                if r.source == source
+            ]
+            if source == "video_references" and event.action == "insert":
+                body.append(LAST_TITLE)
+            when = f"{event.timing} {event.action.upper()} ON {source}"
+            triggers.append((f"rollup_{source}_{event.action}", source, when, body))
+    # A session's messages go before it, so their triggers still find its creation time.
+    deletes = ["DELETE FROM chat_messages WHERE session_id = OLD.id"]
+    when = "BEFORE DELETE ON chat_sessions"
+    triggers.append(("rollup_chat_sessions_delete", "chat_sessions", when, deletes))
+    return triggers
 
 
 def install(db: Connection) -> None:
     """Create the triggers that keep the rollups (and the video titles) on every write."""
-    for ddl in dialects.rollup_trigger_ddl(db, SOURCES, statements, _columns):
-        db.exec_driver_sql(ddl)
+    for name, _table, when, body in _trigger_bodies(db.dialect.name):
+        for ddl in dialects.row_trigger_ddl(db, name, when, body):
+            db.exec_driver_sql(ddl)
 
 
 def uninstall(db: Connection) -> None:
     """Drop the rollup triggers (their tables stay)."""
-    for ddl in dialects.drop_rollup_triggers_ddl(db, SOURCES):
-        db.exec_driver_sql(ddl)
+    for name, table, _when, _body in _trigger_bodies(db.dialect.name):
+        for ddl in dialects.drop_row_trigger_ddl(db, name, table):
+            db.exec_driver_sql(ddl)
 
 
 def backfill(db: Connection) -> None:
-    """Fill empty rollup tables from the rows already stored."""
+    """Fill empty rollup tables, and the title directory, from the rows already stored."""
     dialect = db.dialect.name
     for rollup in ROLLUPS:
         db.exec_driver_sql(rollup.upsert(dialect, rollup.source, "1", "false"))
-    db.exec_driver_sql(dialects.backfill_titles_sql(db))
+    db.exec_driver_sql(
+        f"INSERT INTO video_titles (creator_id, video_id, title) {dialects.last_titles_sql(db)} "
+        "ON CONFLICT (creator_id, video_id) DO UPDATE SET title = excluded.title"
+    )
 
 
 def _columns(source: str) -> list[str]:
