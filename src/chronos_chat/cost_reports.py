@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from chronos_chat.analytics import usage_metrics
 from chronos_chat.costs import CostProjection, Suggestion, price_usage, project_monthly_cost
+from chronos_chat.creator_reports import usage_metrics
 from chronos_chat.errors import InvalidInput, UnknownModel
 from chronos_chat.models import Result
 from chronos_chat.money import from_nanos

@@ -262,6 +262,15 @@ def local_time(db: Connection, column: Any, tz: ZoneInfo, start: datetime, end: 
     return case(*whens, else_=shifted(segments[-1][1]))
 
 
+def local_time_key(db: Connection, tz: ZoneInfo, start: datetime, end: datetime) -> tuple[Any, ...]:
+    """What ``local_time``'s SQL depends on besides its column: the zone's offsets over
+    [start, end] and the instants they change (so a built statement can be reused)."""
+    if not is_sqlite(db):
+        return (tz.key,)
+    segments = offset_segments(tz, start, end)
+    return tuple(minutes for _, minutes in segments), tuple(at for at, _ in segments[1:])
+
+
 def local_hour(db: Connection, local: Any) -> Any:
     """The hour (0-23) of a local time from ``local_time``."""
     if is_sqlite(db):

@@ -16,6 +16,7 @@ from sqlalchemy.engine import URL
 from chronos_chat import (
     analytics,
     cost_reports,
+    creator_reports,
     export,
     idempotency,
     message_reads,
@@ -427,7 +428,7 @@ class ChatStore:
         zone = analytics.zone(tz)
         start, end = analytics.resolve_period(period, since, until, sessions.now_utc())
         return await self.database.read(
-            analytics.creator_analytics, creator_id, period, start, end, zone
+            creator_reports.creator_analytics, creator_id, period, start, end, zone
         )
 
     async def get_chat_usage_metrics(
@@ -436,7 +437,7 @@ class ChatStore:
         """One row per local day in ``tz`` from ``from_date`` to ``to_date``, quiet days included."""
         zone = analytics.zone(tz)
         return await self.database.read(
-            analytics.usage_metrics, creator_id, from_date, to_date, zone
+            creator_reports.usage_metrics, creator_id, from_date, to_date, zone
         )
 
     async def get_content_gaps(
