@@ -19,14 +19,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Connection,
-    Float,
     Integer,
     Result,
     Select,
     Subquery,
     bindparam,
     case,
-    cast,
     distinct,
     func,
     literal,
@@ -216,54 +214,63 @@ def _activity(shape: Shape) -> Subquery:
     return _combined(rolled, raw, shape)
 
 
-def _totals(db: Connection, creator_id: str, since: datetime | None, until: datetime) -> Any:
-    parts = _parts(since, until, QUARTER_HOUR)
-
-    def build() -> Select[Any]:
-        a = _activity(parts.shape).c
-        return select(*(func.coalesce(func.sum(a[c]), 0).label(c) for c in ACTIVITY_COLUMNS))
-
-    params = {"creator": creator_id, **parts.params}
-    return _run(db, ("totals", parts.shape), build, params).one()
-
-
-def _peak_hours(
+def _activity_by_hour(
     db: Connection,
     creator_id: str,
     since: datetime | None,
     until: datetime,
     tz: ZoneInfo,
     start: datetime,
-) -> list[HourCount]:
+) -> tuple[dict[str, int], list[HourCount]]:
+    """The period's activity counters, and its messages by local hour (busiest first).
+
+    One query: the totals are the sum of the (at most 24) hours.
+    """
     parts = _parts(since, until, QUARTER_HOUR)
 
     def build() -> Select[Any]:
         a = _activity(parts.shape).c
         hour = dialects.local_hour(db, dialects.local_time(db, a.at, tz, start, until))
-        n = func.sum(a.messages)
-        return select(hour.label("hour"), n.label("n")).group_by(hour).having(n > 0)
+        sums = (func.sum(a[c]).label(c) for c in ACTIVITY_COLUMNS)
+        return select(hour.label("hour"), *sums).group_by(hour)
 
     key = ("hours", parts.shape, dialects.local_time_key(db, tz, start, until))
-    rows = _run(db, key, build, {"creator": creator_id, **parts.params})
-    hours = [HourCount(hour=int(r.hour), message_count=int(r.n)) for r in rows]
-    return sorted(hours, key=lambda h: (-h.message_count, h.hour))
+    rows = _run(db, key, build, {"creator": creator_id, **parts.params}).all()
+    totals = {c: sum(int(r._mapping[c]) for r in rows) for c in ACTIVITY_COLUMNS}
+    hours = [HourCount(hour=int(r.hour), message_count=int(r.messages)) for r in rows]
+    busiest = [h for h in hours if h.message_count > 0]
+    return totals, sorted(busiest, key=lambda h: (-h.message_count, h.hour))
 
 
 def _session_totals(
     db: Connection, creator_id: str, since: datetime | None, until: datetime
-) -> tuple[Any, float, Any]:
-    """Session counts and durations (mean and median), and students who started sessions."""
+) -> tuple[Any, float]:
+    """Sessions, their messages and durations (sum and median), students who started them."""
     duration = dialects.minutes_between(db, S.created_at, S.last_message_at)
     with_messages = S.message_count > 0
     params = _period_params(creator_id, since, until)
 
     def totals() -> Select[Any]:
+        per = (
+            select(
+                func.count().label("n"),
+                func.sum(S.message_count).label("messages"),
+                func.sum(case((with_messages, duration))).label("minutes"),
+                func.sum(case((with_messages, 1), else_=0)).label("timed"),
+            )
+            .where(*_session_where(since))
+            .group_by(S.student_id)
+            .subquery()
+            .c
+        )
         return select(
-            func.count().label("sessions"),
-            func.avg(cast(S.message_count, Float)).label("avg_messages"),
-            func.avg(case((with_messages, duration))).label("avg_duration"),
-            func.sum(case((with_messages, 1), else_=0)).label("timed"),
-        ).where(*_session_where(since))
+            func.coalesce(func.sum(per.n), 0).label("sessions"),
+            func.sum(per.messages).label("messages"),
+            func.sum(per.minutes).label("minutes"),
+            func.coalesce(func.sum(per.timed), 0).label("timed"),
+            func.count().label("students"),
+            func.coalesce(func.sum(case((per.n > 1, 1), else_=0)), 0).label("repeaters"),
+        )
 
     def middle() -> Select[Any]:
         return (
@@ -274,25 +281,14 @@ def _session_totals(
             .offset(bindparam("skip", type_=Integer))
         )
 
-    def starters() -> Select[Any]:
-        per_student = (
-            select(func.count().label("n"))
-            .where(*_session_where(since))
-            .group_by(S.student_id)
-            .subquery()
-        )
-        repeaters = func.coalesce(func.sum(case((per_student.c.n > 1, 1), else_=0)), 0)
-        return select(func.count().label("students"), repeaters.label("repeaters"))
-
-    shape = since is None
-    row = _run(db, ("sessions", shape), totals, params).one()
-    people = _run(db, ("starters", shape), starters, params).one()
-    timed = int(row.timed or 0)
+    row = _run(db, ("sessions", since is None), totals, params).one()
+    timed = int(row.timed)
     if not timed:
-        return row, 0.0, people
+        return row, 0.0
     window = {"count": 2 - timed % 2, "skip": (timed - 1) // 2}
-    values = [float(v) for v in _run(db, ("median", shape), middle, params | window).scalars()]
-    return row, sum(values) / len(values), people
+    key = ("median", since is None)
+    values = [float(v) for v in _run(db, key, middle, params | window).scalars()]
+    return row, sum(values) / len(values)
 
 
 def _student_figures(
@@ -557,11 +553,11 @@ def creator_analytics(
 ) -> CreatorAnalytics:
     """A creator's figures over [since, until) (see ``analytics`` for what counts)."""
     check_external_id("creator_id", creator_id)
-    totals = _totals(db, creator_id, since, until)
-    sessions, median, starters = _session_totals(db, creator_id, since, until)
+    start = since or _first_message_at(db, creator_id) or until
+    totals, hours = _activity_by_hour(db, creator_id, since, until, tz, start)
+    sessions, median = _session_totals(db, creator_id, since, until)
     students, most_active = _student_figures(db, creator_id, since, until)
     videos, cited_videos = _videos(db, creator_id, since, until)
-    start = since or _first_message_at(db, creator_id) or until
     return CreatorAnalytics(
         creator_id=creator_id,
         period=period,
@@ -569,27 +565,27 @@ def creator_analytics(
         until=until,
         timezone=tz.key,
         total_sessions=int(sessions.sessions),
-        total_messages=int(totals.messages),
+        total_messages=totals["messages"],
         total_students=int(students.students) if students else 0,
-        total_tokens=int(totals.tokens),
-        total_cost=from_nanos(int(totals.cost_nanos)),
-        unpriced_messages=int(totals.unpriced_messages),
-        avg_messages_per_session=float(sessions.avg_messages or 0),
-        avg_session_duration_minutes=float(sessions.avg_duration or 0),
+        total_tokens=totals["tokens"],
+        total_cost=from_nanos(totals["cost_nanos"]),
+        unpriced_messages=totals["unpriced_messages"],
+        avg_messages_per_session=ratio(sessions.messages, sessions.sessions),
+        avg_session_duration_minutes=ratio(sessions.minutes, sessions.timed),
         most_active_students=most_active,
         most_referenced_videos=videos,
         most_cited_moments=_moments(db, creator_id, since, until, videos),
         common_topics=_topics(db, creator_id, since, until),
-        peak_usage_hours=_peak_hours(db, creator_id, since, until, tz, start),
+        peak_usage_hours=hours,
         engagement=Engagement(
-            returning_students=int(starters.repeaters),
-            sessions_per_student=ratio(sessions.sessions, starters.students),
+            returning_students=int(sessions.repeaters),
+            sessions_per_student=ratio(sessions.sessions, sessions.students),
             messages_per_student=ratio(
                 students.user_messages_total if students else 0,
                 students.askers if students else 0,
             ),
             median_session_duration_minutes=median,
-            messages_per_video=ratio(int(totals.cited_messages), cited_videos),
+            messages_per_video=ratio(totals["cited_messages"], cited_videos),
         ),
     )
 
