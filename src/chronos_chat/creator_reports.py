@@ -23,6 +23,7 @@ from sqlalchemy import (
     Result,
     Select,
     Subquery,
+    and_,
     bindparam,
     case,
     distinct,
@@ -348,7 +349,12 @@ def _active_students(
     def sessions() -> Select[Any]:
         low: Any = None if since is None else bindparam("since")
         return (
-            select(M.student_id, func.count(distinct(M.session_id)))
+            select(
+                M.student_id,
+                func.count(distinct(M.session_id)).label("sessions"),
+                func.max(N.name).label("name"),
+            )
+            .join(student_names, N.student_id == M.student_id, isouter=True)
             .where(
                 _ids(M.student_id),
                 _creator(M.creator_id),
@@ -358,21 +364,17 @@ def _active_students(
             .group_by(M.student_id)
         )
 
-    def names() -> Select[Any]:
-        return select(N.student_id, N.name).where(_ids(N.student_id))
-
-    ids = [r.student_id for r in top]
-    params = _period_params(creator_id, since, until) | {"ids": ids}
-    counts = _pairs(_run(db, ("student sessions", since is None), sessions, params))
-    named = _pairs(_run(db, ("names",), names, {"ids": ids}))
+    params = _period_params(creator_id, since, until) | {"ids": [r.student_id for r in top]}
+    found = _run(db, ("student sessions", since is None), sessions, params)
+    details = {row.student_id: row for row in found}
     return [
         StudentActivity(
             student_id=r.student_id,
-            student_name=named.get(r.student_id),
-            session_count=counts.get(r.student_id, 0),
+            student_name=details[r.student_id].name,
+            session_count=details[r.student_id].sessions,
             message_count=int(r.user_messages),
         )
-        for r in top
+        for r in top  # each asked something in the period, so each has a row
     ]
 
 
@@ -395,28 +397,30 @@ def _videos(
 
         rows = _combined(rolled, raw, parts.shape).c
         refs = func.sum(rows.refs)
-        return (
+        top = (
             select(rows.video_id, refs.label("refs"), func.count().over().label("videos"))
             .group_by(rows.video_id)
             .having(refs > 0)
             .order_by(refs.desc(), rows.video_id)
             .limit(10)
+            .subquery()
         )
-
-    def titles() -> Select[Any]:
-        return select(T.video_id, T.title).where(_creator(T.creator_id), _ids(T.video_id))
+        titled = and_(_creator(T.creator_id), T.video_id == top.c.video_id)
+        return (
+            select(top, T.title)
+            .join(video_titles, titled, isouter=True)
+            .order_by(top.c.refs.desc(), top.c.video_id)
+        )
 
     params = {"creator": creator_id, **parts.params}
     top = _run(db, ("videos", parts.shape), build, params).all()
     if not top:
         return [], 0
-    ids = [r.video_id for r in top]
-    named = _pairs(_run(db, ("titles",), titles, {"creator": creator_id, "ids": ids}))
-    sessions = _video_sessions(db, parts, params | {"ids": ids})
+    sessions = _video_sessions(db, parts, params | {"ids": [r.video_id for r in top]})
     videos = [
         VideoCount(
             video_id=r.video_id,
-            video_title=named.get(r.video_id),
+            video_title=r.title,
             reference_count=int(r.refs),
             unique_sessions=sessions.get(r.video_id, 0),
         )
@@ -480,10 +484,20 @@ def _moments(
 
         rows = _combined(rolled, raw, parts.shape).c
         refs = func.sum(rows.refs)
-        return (
-            select(rows.video_id, rows.minute, refs.label("refs"))
+        rank = func.row_number().over(
+            partition_by=rows.video_id, order_by=(refs.desc(), rows.minute)
+        )
+        minutes = (
+            select(rows.video_id, rows.minute, refs.label("refs"), rank.label("rank"))
             .group_by(rows.video_id, rows.minute)
             .having(refs > 0)
+            .subquery()
+            .c
+        )
+        return (
+            select(minutes.video_id, minutes.minute, minutes.refs)
+            .where(minutes.rank <= 5)
+            .order_by(minutes.video_id, minutes.rank)
         )
 
     params = {"creator": creator_id, "ids": [v.video_id for v in videos], **parts.params}
@@ -492,13 +506,7 @@ def _moments(
         by_video[row.video_id].append(
             CitedMoment(minute=int(row.minute), reference_count=int(row.refs))
         )
-    return [
-        VideoMoments(
-            video_id=v.video_id,
-            moments=sorted(by_video[v.video_id], key=lambda m: (-m.reference_count, m.minute))[:5],
-        )
-        for v in videos
-    ]
+    return [VideoMoments(video_id=v.video_id, moments=by_video[v.video_id]) for v in videos]
 
 
 def _topics(
