@@ -103,7 +103,7 @@ async def bench(backend: str, workload: Workload) -> list[str]:
             for period in ("month", "all"):
                 since = now - timedelta(days=30) if period == "month" else None
                 ours = await timed(
-                    lambda c=creator, p=period: store.get_creator_chat_analytics(c, p), repeat=5
+                    lambda c=creator, p=period: store.get_creator_chat_analytics(c, p), repeat=15
                 )
                 theirs = await timed(
                     lambda c=creator, s=since: store.database.read(original, c, s),
@@ -127,7 +127,7 @@ async def bench(backend: str, workload: Workload) -> list[str]:
             lambda: store.get_chat_usage_metrics(
                 workload.biggest_creator, today - timedelta(days=29), today
             ),
-            repeat=5,
+            repeat=15,
         )
         rows.append(
             f"| {backend} | {workload.messages:,} | session analytics | | {ms(session)} | | | | |"
