@@ -380,6 +380,10 @@ async def test_analytics_with_usage_and_projection(
 async def test_health_ready_metrics_docs(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     assert (await client.get("/readyz")).json() == {"status": "ready"}
+    # Every response carries a request id: the caller's, or a new one.
+    tagged = await client.get("/healthz", headers={"X-Request-ID": "req-7"})
+    assert tagged.headers["x-request-id"] == "req-7"
+    assert len((await client.get("/healthz")).headers["x-request-id"]) == 32
     await client.get("/api/chat/sessions", headers=STUDENT)
     metrics = await client.get("/metrics")
     assert (

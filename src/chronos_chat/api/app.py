@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -16,6 +16,8 @@ from prometheus_client import (
     generate_latest,
 )
 from sqlalchemy import text
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chronos_chat import __version__
 from chronos_chat.api import errors, messages, reports, sessions
@@ -77,7 +79,7 @@ def create_app(store: ChatStore | None = None, settings: Settings | None = None)
     for router in (sessions.router, messages.router, reports.router):
         app.include_router(router)
     _install_health(app, store, metrics)
-    app.middleware("http")(_observe(metrics))
+    app.add_middleware(Observe, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
 
@@ -90,22 +92,39 @@ def _rate_limiter(settings: Settings) -> MemoryRateLimiter | RedisRateLimiter | 
     return MemoryRateLimiter(settings.rate_limit_per_minute)
 
 
-def _observe(
-    metrics: Metrics,
-) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    async def middleware(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.latency.labels(request.method, route).observe(time.perf_counter() - start)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
+class Observe:
+    """ASGI middleware: a request id on every request and response; request counts and latency.
 
-    return middleware
+    Plain ASGI rather than ``app.middleware("http")``, whose per-request task and streams cost
+    more than some whole requests.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Tag the request, pass it on, and count it however it ends."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = Headers(scope=scope).get("x-request-id") or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status, start = 500, time.perf_counter()
+
+        async def send_tagged(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tagged)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - start)
 
 
 def _install_health(app: FastAPI, store: ChatStore, metrics: Metrics) -> None:
