@@ -23,6 +23,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     Text,
+    bindparam,
     case,
     cast,
     event,
@@ -140,14 +141,13 @@ def lock_pair(db: Connection, student_id: str, creator_id: str) -> None:
     db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
 
 
-def json_array_contains_any(db: Connection, column: Any, values: list[str]) -> Any:
-    """A condition: the JSON array in ``column`` holds at least one of ``values``."""
+def json_array_contains_any(db: Connection, column: Any, values: str) -> Any:
+    """A condition: the JSON array in ``column`` holds one of the list in parameter ``values``."""
     if is_sqlite(db):
         each = func.json_each(column).table_valued("value")
-        return (
-            select(literal_column("1")).select_from(each).where(each.c.value.in_(values)).exists()
-        )
-    return column.op("?|", return_type=Boolean)(literal(values, ARRAY(Text)))
+        listed = each.c.value.in_(bindparam(values, expanding=True))
+        return select(literal_column("1")).select_from(each).where(listed).exists()
+    return column.op("?|", return_type=Boolean)(bindparam(values, type_=ARRAY(Text)))
 
 
 def message_match_sql(db: Connection) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Float,
     Integer,
     Row,
+    Select,
     Uuid,
     bindparam,
     delete,
@@ -110,34 +111,65 @@ class SessionFilters:
         return self
 
     def conditions(self, db: Connection) -> list[ColumnElement[bool]]:
-        """The WHERE conditions on ``chat_sessions`` these filters stand for."""
+        """The WHERE conditions on ``chat_sessions`` these filters stand for, with their values
+        as bound parameters (``params``): one statement serves every value."""
         where: list[ColumnElement[bool]] = []
         if self.student_id is not None:
-            where.append(S.student_id == self.student_id)
+            where.append(S.student_id == bindparam("f_student"))
         if self.creator_id is not None:
-            where.append(S.creator_id == self.creator_id)
+            where.append(S.creator_id == bindparam("f_creator"))
         if self.from_date is not None:
-            where.append(S.created_at >= self.from_date)
+            where.append(S.created_at >= bindparam("f_from"))
         if self.to_date is not None:
-            where.append(S.created_at <= self.to_date)
+            where.append(S.created_at <= bindparam("f_to"))
         if self.has_title is not None:
             where.append(S.title.is_not(None) if self.has_title else S.title.is_(None))
         if self.min_messages:
-            where.append(S.message_count >= self.min_messages)
+            where.append(S.message_count >= bindparam("f_min_messages"))
         if self.video_ids:
-            where.append(_touches_videos(db, list(self.video_ids)))
+            where.append(_touches_videos(db))
         if self.archived is not None:
             where.append(S.archived_at.is_not(None) if self.archived else S.archived_at.is_(None))
         return where
 
+    def params(self) -> dict[str, Any]:
+        """The values of the parameters in ``conditions``."""
+        return {
+            "f_student": self.student_id,
+            "f_creator": self.creator_id,
+            "f_from": self.from_date,
+            "f_to": self.to_date,
+            "f_min_messages": self.min_messages,
+            "f_videos": list(self.video_ids or ()),
+            "f_context_videos": list(self.video_ids or ()),
+        }
 
-def _touches_videos(db: Connection, video_ids: list[str]) -> ColumnElement[bool]:
+    def shape(self) -> tuple[Any, ...]:
+        """What ``conditions`` looks like: filters with the same shape share a statement."""
+        return (
+            self.student_id is not None,
+            self.creator_id is not None,
+            self.from_date is not None,
+            self.to_date is not None,
+            self.has_title,
+            bool(self.min_messages),
+            bool(self.video_ids),
+            self.archived,
+        )
+
+
+def _touches_videos(db: Connection) -> ColumnElement[bool]:
     cited = (
         select(video_references.c.pk)
-        .where(video_references.c.session_id == S.id, video_references.c.video_id.in_(video_ids))
+        .where(
+            video_references.c.session_id == S.id,
+            video_references.c.video_id.in_(bindparam("f_videos", expanding=True)),
+        )
         .exists()
     )
-    return or_(dialects.json_array_contains_any(db, S.context_video_ids, video_ids), cited)
+    # Its own name: PostgreSQL binds the list whole there, while IN expands it.
+    in_context = dialects.json_array_contains_any(db, S.context_video_ids, "f_context_videos")
+    return or_(in_context, cited)
 
 
 def now_utc() -> datetime:
@@ -347,7 +379,26 @@ def list_sessions(
 ) -> Page[ChatSessionListItem]:
     """A page of sessions matching ``filters``, from the sessions table alone."""
     page, limit = check_page(page, limit)
-    where = filters.checked().conditions(db)
+    filters = filters.checked()
+    key = (db.dialect.name, filters.shape(), sort_by, sort_order)
+    statements = _list_statements.get(key)
+    if statements is None:
+        statements = _list_statements[key] = _build_list(db, filters, sort_by, sort_order)
+    query, count = statements
+    params = filters.params() | {"limit": limit, "offset": (page - 1) * limit}
+    total = db.execute(count, params).scalar_one()
+    return _paged([_list_item(r._mapping) for r in db.execute(query, params)], total, page, limit)
+
+
+# Built once per filter shape and order: building a statement costs more than SQLite running it.
+_list_statements: dict[tuple[Any, ...], tuple[Select[Any], Select[Any]]] = {}
+
+
+def _build_list(
+    db: Connection, filters: SessionFilters, sort_by: str, sort_order: str
+) -> tuple[Select[Any], Select[Any]]:
+    """The page query and the count query of a list."""
+    where = filters.conditions(db)
     order = _order(sort_by, sort_order)
     index_order = order
     if filters.archived is False and sort_by == "last_message_at":
@@ -356,11 +407,17 @@ def list_sessions(
         first = S.archived_at.desc().nulls_first() if sort_order == "desc" else S.archived_at.asc()
         index_order = [first, *order]
     # Page the keys first (from the index alone), then fetch just those rows.
-    keys = select(S.pk).where(*where).order_by(*index_order).limit(limit).offset((page - 1) * limit)
+    keys = (
+        select(S.pk)
+        .where(*where)
+        .order_by(*index_order)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
     keyed = keys.subquery("page")
     query = select(*LIST_COLUMNS).join(keyed, keyed.c.pk == S.pk).order_by(*order)
-    total = db.execute(select(func.count()).select_from(chat_sessions).where(*where)).scalar_one()
-    return _paged([_list_item(r._mapping) for r in db.execute(query)], total, page, limit)
+    count = select(func.count()).select_from(chat_sessions).where(*where)
+    return query, count
 
 
 def search_sessions(
@@ -381,8 +438,9 @@ def search_sessions(
     base = select(*LIST_COLUMNS, ranked.c.score).join(ranked, ranked.c.sid == S.id).where(*where)
     ordered = base.order_by(ranked.c.score, S.last_message_at.desc(), S.pk.desc())
     count = select(func.count()).select_from(chat_sessions.join(ranked, ranked.c.sid == S.id))
-    total = db.execute(count.where(*where)).scalar_one()
-    rows = db.execute(ordered.limit(limit).offset((page - 1) * limit)).all()
+    params = filters.params()
+    total = db.execute(count.where(*where), params).scalar_one()
+    rows = db.execute(ordered.limit(limit).offset((page - 1) * limit), params).all()
     snippets = _snippets(db, q, [r.id for r in rows])
     items = [_list_item(r._mapping, snippets.get(r.id) or r.title) for r in rows]
     return _paged(items, total, page, limit)
@@ -425,9 +483,8 @@ def get_session_count(
     """How many sessions the student has (active ones unless ``archived`` says otherwise)."""
     filters = SessionFilters(student_id=student_id, creator_id=creator_id, archived=archived)
     where = filters.checked().conditions(db)
-    return int(
-        (db.execute(select(func.count()).select_from(chat_sessions).where(*where))).scalar_one()
-    )
+    count = select(func.count()).select_from(chat_sessions).where(*where)
+    return int(db.execute(count, filters.params()).scalar_one())
 
 
 def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
