@@ -23,6 +23,8 @@ async def test_list_item_carries_summary_without_messages(store: ChatStore) -> N
     assert item.preview == "Q" * 100
     assert item.video_count == 2
     assert item.last_message_at > session.created_at
+    found = await store.search_sessions("OAuth", student_id="student-1")
+    assert [(i.id, i.video_count) for i in found.data] == [(session.id, 2)]
 
 
 async def test_pagination_and_sorting(store: ChatStore) -> None:

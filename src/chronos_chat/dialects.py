@@ -150,6 +150,11 @@ def json_array_contains_any(db: Connection, column: Any, values: str) -> Any:
     return column.op("?|", return_type=Boolean)(bindparam(values, type_=ARRAY(Text)))
 
 
+def json_array_length(db: Connection, column: Any) -> Any:
+    """The number of items in the JSON array in ``column``."""
+    return func.json_array_length(column) if is_sqlite(db) else func.jsonb_array_length(column)
+
+
 def message_match_sql(db: Connection) -> str:
     """SQL that yields (message pk, score: lower is better) for messages matching ``:q``."""
     if is_sqlite(db):

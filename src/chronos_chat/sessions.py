@@ -68,8 +68,12 @@ LIST_COLUMNS = (
     S.archived_at,
     S.message_count,
     S.preview,
-    S.context_video_ids,
 )
+
+
+def _list_columns(db: Connection) -> tuple[Any, ...]:
+    # The list shows how many videos, so the database counts them (no JSON decoding per row).
+    return (*LIST_COLUMNS, dialects.json_array_length(db, S.context_video_ids).label("videos"))
 
 
 class Unset(enum.Enum):
@@ -210,7 +214,7 @@ def _list_item(m: Mapping[Any, Any], snippet: str | None = None) -> ChatSessionL
         archived_at=m["archived_at"],
         message_count=m["message_count"],
         preview=m["preview"],
-        video_count=len(m["context_video_ids"]),
+        video_count=m["videos"],
         snippet=snippet,
     )
 
@@ -415,7 +419,7 @@ def _build_list(
         .offset(bindparam("offset", type_=Integer))
     )
     keyed = keys.subquery("page")
-    query = select(*LIST_COLUMNS).join(keyed, keyed.c.pk == S.pk).order_by(*order)
+    query = select(*_list_columns(db)).join(keyed, keyed.c.pk == S.pk).order_by(*order)
     count = select(func.count()).select_from(chat_sessions).where(*where)
     return query, count
 
@@ -435,7 +439,8 @@ def search_sessions(
     q = dialects.fts_query(db, query)
     ranked = _ranked_matches(db, filters, q)
     where = filters.conditions(db)
-    base = select(*LIST_COLUMNS, ranked.c.score).join(ranked, ranked.c.sid == S.id).where(*where)
+    columns = _list_columns(db)
+    base = select(*columns, ranked.c.score).join(ranked, ranked.c.sid == S.id).where(*where)
     ordered = base.order_by(ranked.c.score, S.last_message_at.desc(), S.pk.desc())
     count = select(func.count()).select_from(chat_sessions.join(ranked, ranked.c.sid == S.id))
     params = filters.params()
