@@ -64,6 +64,7 @@ from chronos_chat.schema import (
     video_references,
     video_titles,
 )
+from chronos_chat.statements import built_once
 from chronos_chat.validation import check_external_id
 
 M, S, R, K, N, T = (
@@ -98,7 +99,6 @@ TOKENS = (
     + M.cache_write_tokens
     + M.embedding_tokens
 )
-MAX_STATEMENTS = 512
 
 
 def ratio(numerator: float | int | None, denominator: float | int | None) -> float:
@@ -108,19 +108,12 @@ def ratio(numerator: float | int | None, denominator: float | int | None) -> flo
 
 # --- statements built once per shape -------------------------------------------------------
 
-_statements: dict[tuple[Any, ...], Any] = {}
-
 
 def _run(
     db: Connection, key: tuple[Any, ...], build: Callable[[], Any], params: dict[str, Any]
 ) -> Result[Any]:
     """Execute the statement ``build`` makes for ``key`` (made once per dialect and key)."""
-    key = (db.dialect.name, *key)
-    statement = _statements.get(key)
-    if statement is None:
-        if len(_statements) >= MAX_STATEMENTS:
-            _statements.clear()
-        statement = _statements[key] = build()
+    statement = built_once(("creator_reports", db.dialect.name, *key), build)
     return db.execute(statement, params)
 
 

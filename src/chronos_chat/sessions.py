@@ -36,6 +36,7 @@ from chronos_chat.errors import InvalidInput, SessionNotFound
 from chronos_chat.models import ChatSession, ChatSessionListItem, Page
 from chronos_chat.money import from_nanos
 from chronos_chat.schema import chat_messages, chat_sessions, student_names, video_references
+from chronos_chat.statements import built_once
 from chronos_chat.validation import (
     MAX_TITLE,
     check_aware,
@@ -384,18 +385,11 @@ def list_sessions(
     """A page of sessions matching ``filters``, from the sessions table alone."""
     page, limit = check_page(page, limit)
     filters = filters.checked()
-    key = (db.dialect.name, filters.shape(), sort_by, sort_order)
-    statements = _list_statements.get(key)
-    if statements is None:
-        statements = _list_statements[key] = _build_list(db, filters, sort_by, sort_order)
-    query, count = statements
+    key = ("list", db.dialect.name, filters.shape(), sort_by, sort_order)
+    query, count = built_once(key, lambda: _build_list(db, filters, sort_by, sort_order))
     params = filters.params() | {"limit": limit, "offset": (page - 1) * limit}
     total = db.execute(count, params).scalar_one()
     return _paged([_list_item(r._mapping) for r in db.execute(query, params)], total, page, limit)
-
-
-# Built once per filter shape and order: building a statement costs more than SQLite running it.
-_list_statements: dict[tuple[Any, ...], tuple[Select[Any], Select[Any]]] = {}
 
 
 def _build_list(
