@@ -11,9 +11,9 @@ What a period holds, for every figure of a call:
 - topics count the keywords of students' (user) messages created in [since, until).
 A deleted message no longer counts anywhere.
 
-Session analytics and content gaps read the raw rows; creator analytics and daily usage
-(``creator_reports``) read the rollups kept on write, with the raw rows of the partial buckets
-at a period's ends, so every figure is exact.
+Session analytics and content gaps read the raw rows; creator analytics (``creator_reports``)
+and daily usage (``usage_reports``) read the rollups kept on write, with the raw rows of the
+partial buckets at a period's ends, so every figure is exact.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ from sqlalchemy import Connection, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from chronos_chat.costs import CostProjection, Suggestion, price_usage, project_monthly_cost
-from chronos_chat.creator_reports import usage_metrics
 from chronos_chat.errors import InvalidInput, UnknownModel
 from chronos_chat.models import Result
 from chronos_chat.money import from_nanos
@@ -21,6 +20,7 @@ from chronos_chat.pricing import PriceCatalog
 from chronos_chat.schema import chat_messages
 from chronos_chat.suggestions import PRIORITY_ORDER, get_cost_optimization_suggestions
 from chronos_chat.usage import Usage
+from chronos_chat.usage_reports import usage_metrics
 from chronos_chat.validation import check_aware, check_external_id
 
 M = chat_messages.c

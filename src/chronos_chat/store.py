@@ -23,6 +23,7 @@ from chronos_chat import (
     messages,
     restore,
     sessions,
+    usage_reports,
 )
 from chronos_chat.analytics_models import ContentGap, CreatorAnalytics, SessionAnalytics, UsageDay
 from chronos_chat.cost_reports import CostSummary
@@ -437,7 +438,7 @@ class ChatStore:
         """One row per local day in ``tz`` from ``from_date`` to ``to_date``, quiet days included."""
         zone = analytics.zone(tz)
         return await self.database.read(
-            creator_reports.usage_metrics, creator_id, from_date, to_date, zone
+            usage_reports.usage_metrics, creator_id, from_date, to_date, zone
         )
 
     async def get_content_gaps(
