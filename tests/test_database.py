@@ -131,17 +131,19 @@ def test_postgres_keeps_synchronous_commit(postgres_url: str) -> None:
 async def test_search_never_scans_the_messages_table(
     store: ChatStore, scope: dict[str, str]
 ) -> None:
-    from chronos_chat import sessions
+    from chronos_chat import session_lists
     from chronos_chat.dialects import fts_query
 
     session = await store.create_session(student_id="s", creator_id="c")
     await store.create_message(session_id=session.id, role="user", content="webhooks retry policy")
-    filters = sessions.SessionFilters(**scope)
+    filters = session_lists.SessionFilters(**scope)
 
     def plan(db: Connection) -> str:
         if db.dialect.name == "postgresql":
             db.execute(text("SET LOCAL enable_seqscan = off"))  # tiny tables: ask what it can use
-        query = sqlalchemy.select(sessions._ranked_matches(db, filters, fts_query(db, "webhooks")))
+        query = sqlalchemy.select(
+            session_lists._ranked_matches(db, filters, fts_query(db, "webhooks"))
+        )
         compiled = query.compile(db, compile_kwargs={"literal_binds": True})
         prefix = "EXPLAIN QUERY PLAN " if db.dialect.name == "sqlite" else "EXPLAIN "
         return "\n".join(str(row) for row in db.execute(text(prefix + str(compiled))))

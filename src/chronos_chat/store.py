@@ -22,6 +22,7 @@ from chronos_chat import (
     message_reads,
     messages,
     restore,
+    session_lists,
     sessions,
     usage_reports,
 )
@@ -39,7 +40,8 @@ from chronos_chat.models import (
     VideoReferenceIn,
 )
 from chronos_chat.pricing import PriceCatalog, load_catalog
-from chronos_chat.sessions import UNSET, SessionFilters, Unset
+from chronos_chat.session_lists import SessionFilters
+from chronos_chat.sessions import UNSET, Unset
 from chronos_chat.titles import TitleGenerator, default_title_generator, make_title
 from chronos_chat.validation import check_external_id
 
@@ -207,7 +209,7 @@ class ChatStore:
             student_id, creator_id, from_date, to_date, has_title, min_messages, video_ids, archived
         )
         return await self.database.read(
-            sessions.list_sessions,
+            session_lists.list_sessions,
             filters,
             page=page,
             limit=limit,
@@ -235,13 +237,13 @@ class ChatStore:
             student_id, creator_id, from_date, to_date, has_title, min_messages, video_ids, archived
         )
         return await self.database.read(
-            sessions.search_sessions, query, filters, page=page, limit=limit
+            session_lists.search_sessions, query, filters, page=page, limit=limit
         )
 
     async def get_session_count(self, student_id: str, *, creator_id: str | None = None) -> int:
         """How many active sessions the student has (with one creator, if given)."""
         return await self.database.read(
-            sessions.get_session_count, student_id, creator_id=creator_id
+            session_lists.get_session_count, student_id, creator_id=creator_id
         )
 
     async def generate_and_set_title(self, session_id: uuid.UUID, first_message: str) -> str:

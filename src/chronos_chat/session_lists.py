@@ -1,0 +1,309 @@
+"""Session lists, search and counts: filters, pages from one index per owner, full-text
+matches with snippets. List statements are built once per filter shape (``statements``)."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Float,
+    Integer,
+    Select,
+    Uuid,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from chronos_chat import dialects
+from chronos_chat.errors import InvalidInput
+from chronos_chat.models import ChatSessionListItem, Page
+from chronos_chat.schema import chat_messages, chat_sessions, video_references
+from chronos_chat.statements import built_once
+from chronos_chat.validation import (
+    check_aware,
+    check_external_id,
+    check_page,
+    check_text,
+    check_video_ids,
+)
+
+S = chat_sessions.c
+M = chat_messages.c
+
+
+SORT_COLUMNS: dict[str, Any] = {
+    "last_message_at": S.last_message_at,
+    "created_at": S.created_at,
+    "updated_at": S.updated_at,
+    "message_count": S.message_count,
+    "title": S.title,
+}
+
+LIST_COLUMNS = (
+    S.id,
+    S.student_id,
+    S.creator_id,
+    S.title,
+    S.created_at,
+    S.updated_at,
+    S.last_message_at,
+    S.archived_at,
+    S.message_count,
+    S.preview,
+)
+
+
+def _list_columns(db: Connection) -> tuple[Any, ...]:
+    # The list shows how many videos, so the database counts them (no JSON decoding per row).
+    return (*LIST_COLUMNS, dialects.json_array_length(db, S.context_video_ids).label("videos"))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFilters:
+    """Which sessions a list or search covers. ``archived``: False active, True archived, None both."""
+
+    student_id: str | None = None
+    creator_id: str | None = None
+    from_date: datetime | None = None
+    to_date: datetime | None = None
+    has_title: bool | None = None
+    min_messages: int | None = None
+    video_ids: Sequence[str] | None = None
+    archived: bool | None = False
+
+    def checked(self) -> SessionFilters:
+        """The same filters, validated; raises InvalidInput naming the bad one."""
+        if self.student_id is not None:
+            check_external_id("student_id", self.student_id)
+        if self.creator_id is not None:
+            check_external_id("creator_id", self.creator_id)
+        check_aware("from_date", self.from_date)
+        check_aware("to_date", self.to_date)
+        if self.min_messages is not None and (
+            isinstance(self.min_messages, bool) or self.min_messages < 0
+        ):
+            raise InvalidInput("min_messages", "must be a non-negative whole number")
+        if self.video_ids is not None:
+            check_video_ids("video_ids", self.video_ids)
+        return self
+
+    def conditions(self, db: Connection) -> list[ColumnElement[bool]]:
+        """The WHERE conditions on ``chat_sessions`` these filters stand for, with their values
+        as bound parameters (``params``): one statement serves every value."""
+        where: list[ColumnElement[bool]] = []
+        if self.student_id is not None:
+            where.append(S.student_id == bindparam("f_student"))
+        if self.creator_id is not None:
+            where.append(S.creator_id == bindparam("f_creator"))
+        if self.from_date is not None:
+            where.append(S.created_at >= bindparam("f_from"))
+        if self.to_date is not None:
+            where.append(S.created_at <= bindparam("f_to"))
+        if self.has_title is not None:
+            where.append(S.title.is_not(None) if self.has_title else S.title.is_(None))
+        if self.min_messages:
+            where.append(S.message_count >= bindparam("f_min_messages"))
+        if self.video_ids:
+            where.append(_touches_videos(db))
+        if self.archived is not None:
+            where.append(S.archived_at.is_not(None) if self.archived else S.archived_at.is_(None))
+        return where
+
+    def params(self) -> dict[str, Any]:
+        """The values of the parameters in ``conditions``."""
+        return {
+            "f_student": self.student_id,
+            "f_creator": self.creator_id,
+            "f_from": self.from_date,
+            "f_to": self.to_date,
+            "f_min_messages": self.min_messages,
+            "f_videos": list(self.video_ids or ()),
+            "f_context_videos": list(self.video_ids or ()),
+        }
+
+    def shape(self) -> tuple[Any, ...]:
+        """What ``conditions`` looks like: filters with the same shape share a statement."""
+        return (
+            self.student_id is not None,
+            self.creator_id is not None,
+            self.from_date is not None,
+            self.to_date is not None,
+            self.has_title,
+            bool(self.min_messages),
+            bool(self.video_ids),
+            self.archived,
+        )
+
+
+def _touches_videos(db: Connection) -> ColumnElement[bool]:
+    cited = (
+        select(video_references.c.pk)
+        .where(
+            video_references.c.session_id == S.id,
+            video_references.c.video_id.in_(bindparam("f_videos", expanding=True)),
+        )
+        .exists()
+    )
+    # Its own name: PostgreSQL binds the list whole there, while IN expands it.
+    in_context = dialects.json_array_contains_any(db, S.context_video_ids, "f_context_videos")
+    return or_(in_context, cited)
+
+
+def _list_item(m: Mapping[Any, Any], snippet: str | None = None) -> ChatSessionListItem:
+    return ChatSessionListItem(
+        id=m["id"],
+        student_id=m["student_id"],
+        creator_id=m["creator_id"],
+        title=m["title"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        last_message_at=m["last_message_at"],
+        archived_at=m["archived_at"],
+        message_count=m["message_count"],
+        preview=m["preview"],
+        video_count=m["videos"],
+        snippet=snippet,
+    )
+
+
+def _order(sort_by: str, sort_order: str) -> list[Any]:
+    if sort_by not in SORT_COLUMNS:
+        raise InvalidInput("sort_by", f"must be one of {', '.join(SORT_COLUMNS)}")
+    if sort_order not in ("asc", "desc"):
+        raise InvalidInput("sort_order", "must be asc or desc")
+    column = SORT_COLUMNS[sort_by]
+    if sort_order == "desc":
+        return [column.desc(), S.pk.desc()]
+    return [column.asc(), S.pk.asc()]
+
+
+def _paged(
+    items: list[ChatSessionListItem], total: int, page: int, limit: int
+) -> Page[ChatSessionListItem]:
+    return Page[ChatSessionListItem](
+        data=items, total=total, page=page, limit=limit, total_pages=math.ceil(total / limit)
+    )
+
+
+def list_sessions(
+    db: Connection,
+    filters: SessionFilters,
+    *,
+    page: int = 1,
+    limit: int = 20,
+    sort_by: str = "last_message_at",
+    sort_order: str = "desc",
+) -> Page[ChatSessionListItem]:
+    """A page of sessions matching ``filters``, from the sessions table alone."""
+    page, limit = check_page(page, limit)
+    filters = filters.checked()
+    key = ("list", db.dialect.name, filters.shape(), sort_by, sort_order)
+    query, count = built_once(key, lambda: _build_list(db, filters, sort_by, sort_order))
+    params = filters.params() | {"limit": limit, "offset": (page - 1) * limit}
+    total = db.execute(count, params).scalar_one()
+    return _paged([_list_item(r._mapping) for r in db.execute(query, params)], total, page, limit)
+
+
+def _build_list(
+    db: Connection, filters: SessionFilters, sort_by: str, sort_order: str
+) -> tuple[Select[Any], Select[Any]]:
+    """The page query and the count query of a list."""
+    where = filters.conditions(db)
+    order = _order(sort_by, sort_order)
+    index_order = order
+    if filters.archived is False and sort_by == "last_message_at":
+        # archived_at is NULL on every row here, so ordering by it first changes nothing, but it
+        # lets PostgreSQL walk the (owner, archived_at, last_message_at, pk) index in order.
+        first = S.archived_at.desc().nulls_first() if sort_order == "desc" else S.archived_at.asc()
+        index_order = [first, *order]
+    # Page the keys first (from the index alone), then fetch just those rows.
+    keys = (
+        select(S.pk)
+        .where(*where)
+        .order_by(*index_order)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    keyed = keys.subquery("page")
+    query = select(*_list_columns(db)).join(keyed, keyed.c.pk == S.pk).order_by(*order)
+    count = select(func.count()).select_from(chat_sessions).where(*where)
+    return query, count
+
+
+def search_sessions(
+    db: Connection,
+    query: str,
+    filters: SessionFilters,
+    *,
+    page: int = 1,
+    limit: int = 20,
+) -> Page[ChatSessionListItem]:
+    """Sessions whose title or messages match ``query``, best match first, with a snippet."""
+    check_text("query", query, max_length=1000)
+    page, limit = check_page(page, limit)
+    filters = filters.checked()
+    q = dialects.fts_query(db, query)
+    ranked = _ranked_matches(db, filters, q)
+    where = filters.conditions(db)
+    columns = _list_columns(db)
+    base = select(*columns, ranked.c.score).join(ranked, ranked.c.sid == S.id).where(*where)
+    ordered = base.order_by(ranked.c.score, S.last_message_at.desc(), S.pk.desc())
+    count = select(func.count()).select_from(chat_sessions.join(ranked, ranked.c.sid == S.id))
+    params = filters.params()
+    total = db.execute(count.where(*where), params).scalar_one()
+    rows = db.execute(ordered.limit(limit).offset((page - 1) * limit), params).all()
+    snippets = _snippets(db, q, [r.id for r in rows])
+    items = [_list_item(r._mapping, snippets.get(r.id) or r.title) for r in rows]
+    return _paged(items, total, page, limit)
+
+
+def _ranked_matches(db: Connection, filters: SessionFilters, q: str) -> Any:
+    messages = text(dialects.message_match_sql(db)).bindparams(q=q)
+    mm = messages.columns(pk=Integer, score=Float).subquery("mm")
+    message_hits = select(M.session_id.label("sid"), mm.c.score).join(mm, mm.c.pk == M.pk)
+    # Push the owner filters down so the planner can narrow the matches early.
+    if filters.student_id is not None:
+        message_hits = message_hits.where(M.student_id == filters.student_id)
+    if filters.creator_id is not None:
+        message_hits = message_hits.where(M.creator_id == filters.creator_id)
+    titles = text(dialects.title_match_sql(db)).bindparams(q=q)
+    tm = titles.columns(pk=Integer, score=Float).subquery("tm")
+    title_hits = select(S.id.label("sid"), tm.c.score).join(tm, tm.c.pk == S.pk)
+    hits = union_all(message_hits, title_hits).subquery("hits")
+    return (
+        select(hits.c.sid, func.min(hits.c.score).label("score"))
+        .group_by(hits.c.sid)
+        .subquery("ranked")
+    )
+
+
+def _snippets(db: Connection, q: str, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not session_ids:
+        return {}
+    statement = text(dialects.snippet_sql(db)).bindparams(
+        bindparam("q", q), bindparam("ids", session_ids, expanding=True, type_=Uuid)
+    )
+    statement = statement.columns(session_id=Uuid)  # type: ignore[assignment]
+    rows = db.execute(statement).all()
+    return {row.session_id: row.snippet for row in rows}
+
+
+def get_session_count(
+    db: Connection, student_id: str, *, creator_id: str | None = None, archived: bool | None = False
+) -> int:
+    """How many sessions the student has (active ones unless ``archived`` says otherwise)."""
+    filters = SessionFilters(student_id=student_id, creator_id=creator_id, archived=archived)
+    where = filters.checked().conditions(db)
+    count = select(func.count()).select_from(chat_sessions).where(*where)
+    return int(db.execute(count, filters.params()).scalar_one())
