@@ -5,15 +5,22 @@ connection, ``db``) runs whole in a worker thread, inside one transaction, and t
 awaits it. One thread hop per call instead of one per statement is what makes writes fast
 (see docs/benchmarks.md). Domain functions never commit; ``Database.write`` commits once, or
 rolls everything back if the function raises.
+
+SQLite has one writer and each commit costs an fsync, so its writes go through one thread
+(``GroupCommit``): writes that arrive while another commits share the next commit, each in its
+own savepoint. A caller hears back only once the commit that holds its write is durable.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -54,10 +61,10 @@ class Database:
             self.url, sqlite_synchronous=sqlite_synchronous, pool_size=pool_size, **engine_options
         )
         self._writer = self.engine.execution_options(chronos_write=True)
-        # SQLite has one writer at a time. Queueing this process's writers on a lock is fair and
-        # immediate; leaving them to SQLite's busy handler makes them sleep and retry (p99 of
-        # hundreds of ms under load). Other processes still meet the busy timeout.
-        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        # SQLite has one writer at a time. Queueing this process's writers in one thread is fair
+        # and immediate (SQLite's busy handler makes them sleep and retry: p99 of hundreds of ms
+        # under load), and lets them share commits. Other processes still meet the busy timeout.
+        self._group = GroupCommit(self._writer) if self.dialect == "sqlite" else None
         # One worker per pooled connection: a call never holds a connection while it waits
         # for a thread, nor a thread while it waits for a connection.
         self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="chronos-db")
@@ -71,15 +78,9 @@ class Database:
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``fn(db, ...)`` in a write transaction: committed if it returns, rolled back if it raises."""
-        how = self._locked_transaction if self._write_lock is not None else self._transaction
-        return await self._run(how, self._writer, fn, *args, **kwargs)
-
-    def _locked_transaction(
-        self, engine: Engine, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> T:
-        assert self._write_lock is not None
-        with self._write_lock:
-            return self._transaction(engine, fn, args, kwargs)
+        if self._group is not None:
+            return await self._group.submit(fn, *args, **kwargs)
+        return await self._run(self._transaction, self._writer, fn, *args, **kwargs)
 
     async def read(
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
@@ -123,8 +124,104 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection and stop the worker threads."""
-        await asyncio.get_running_loop().run_in_executor(self._executor, self.engine.dispose)
+        loop = asyncio.get_running_loop()
+        if self._group is not None:
+            await loop.run_in_executor(self._executor, self._group.close)
+        await loop.run_in_executor(self._executor, self.engine.dispose)
         self._executor.shutdown(wait=False)
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    result: Any = None
+    error: BaseException | None = field(default=None)
+
+
+class GroupCommit:
+    """One writer thread that runs queued write functions in order and commits them in groups.
+
+    A group is whatever is queued when the previous commit ends (up to ``max_group``). Alone, a
+    function runs in a plain transaction; in a group, each runs in a savepoint, so one that
+    raises rolls back only its own writes. If the commit fails, every function of the group
+    fails with it: nothing is reported written that was not committed.
+    """
+
+    def __init__(self, engine: Engine, max_group: int = 64) -> None:
+        self._engine = engine
+        self._max_group = max_group
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name="chronos-writer", daemon=True)
+        self._thread.start()
+
+    async def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Queue ``fn(db, *args, **kwargs)`` and wait until its group is committed."""
+        if self._closed:
+            raise RuntimeError("the database is closed")
+        loop = asyncio.get_running_loop()
+        job = _Job(fn, args, kwargs, loop, loop.create_future())
+        self._queue.put(job)
+        result: T = await job.future
+        return result
+
+    def close(self) -> None:
+        """Finish the queued writes and stop the writer thread."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join()
+
+    def _serve(self) -> None:
+        while (job := self._queue.get()) is not None:
+            group = [job]
+            while len(group) < self._max_group:
+                try:
+                    queued = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if queued is None:
+                    self._queue.put(None)  # stop after this group
+                    break
+                group.append(queued)
+            self._commit(group)
+            for done in group:
+                _settle(done)
+
+    def _commit(self, group: list[_Job]) -> None:
+        try:
+            with self._engine.begin() as db:
+                if len(group) == 1:
+                    job = group[0]
+                    job.result = job.fn(db, *job.args, **job.kwargs)
+                    return
+                for job in group:
+                    try:
+                        with db.begin_nested():
+                            job.result = job.fn(db, *job.args, **job.kwargs)
+                    except Exception as error:  # only this job's savepoint is rolled back
+                        job.error = error
+        except BaseException as error:
+            for job in group:
+                if job.error is None:
+                    job.error = error
+
+
+def _settle(job: _Job) -> None:
+    def deliver() -> None:
+        if job.future.cancelled():
+            return
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.result)
+
+    with contextlib.suppress(RuntimeError):  # the caller's loop is closed: nobody is waiting
+        job.loop.call_soon_threadsafe(deliver)
 
 
 def _upgrade(connection: Connection, revision: str) -> None:

@@ -85,8 +85,6 @@ def create_engine(
     url: URL, *, sqlite_synchronous: SqliteSynchronous = "FULL", **kwargs: Any
 ) -> Engine:
     """Create the engine with the settings that keep each backend safe and fast."""
-    # Connections are returned rolled back by Connection.close(); a second reset is a wasted trip.
-    kwargs.setdefault("pool_reset_on_return", None)
     # The most recently used connection has a warm page cache (and, for SQLite, knows the
     # latest WAL state): reuse it first.
     kwargs.setdefault("pool_use_lifo", True)
