@@ -4,6 +4,7 @@ limits, idempotency, and who may do what."""
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ import pytest
 
 from chronos_chat import ChatSession, ChatStore, idempotency
 from chronos_chat.api import Settings, create_app
-from chronos_chat.api.auth import issue_token
+from chronos_chat.api.auth import Unauthenticated, authenticate, issue_token
 from chronos_chat.api.schemas import MessageCreate
 from tests.factories import make_exchange, make_session, reference
 
@@ -95,6 +96,15 @@ async def test_missing_or_bad_token_is_401(
     response = await client.get("/api/chat/sessions", headers=headers)
     assert response.status_code == 401
     assert response.json()["error"] == "unauthenticated"
+
+
+def test_a_token_stops_working_when_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = issue_token(SECRET, role="student", sub="s", ttl=60)
+    assert authenticate(SECRET, f"Bearer {token}").sub == "s"  # verified once, then remembered
+    later = time.time() + 61
+    monkeypatch.setattr("chronos_chat.api.auth.time.time", lambda: later)
+    with pytest.raises(Unauthenticated, match="expired"):
+        authenticate(SECRET, f"Bearer {token}")
 
 
 def test_app_refuses_to_start_without_secret(store: ChatStore) -> None:

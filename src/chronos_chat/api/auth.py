@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import jwt
 
@@ -49,8 +51,22 @@ def authenticate(secret: str, authorization: str | None) -> Principal:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("missing bearer token")
+    principal, expires = _verified(secret, token)
+    if expires <= time.time():
+        raise Unauthenticated("invalid token: Signature has expired")
+    return principal
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified(secret: str, token: str) -> tuple[Principal, float]:
+    """The principal and expiry of a token whose signature and claims check out.
+
+    Cached: a client sends the same token on every request, and checking a signature costs
+    more than the rest of a small request. Expiry is checked on every use by the caller;
+    invalid tokens raise, so they are never cached.
+    """
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "role"]}
         )
     except jwt.PyJWTError as exc:
@@ -60,4 +76,5 @@ def authenticate(secret: str, authorization: str | None) -> Principal:
         raise Unauthenticated("invalid token: bad role or subject")
     if role == "creator" and not isinstance(creator, str):
         raise Unauthenticated("invalid token: a creator token needs creator_id")
-    return Principal(sub=sub, role=role, creator_id=creator if role == "creator" else None)
+    principal = Principal(sub=sub, role=role, creator_id=creator if role == "creator" else None)
+    return principal, float(claims["exp"])
