@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic import command
 from sqlalchemy import Connection, Table, delete, select
 
 from chronos_chat import ChatStore
+from chronos_chat.database import alembic_config
 from chronos_chat.rollups import DAY, QUARTER_HOUR, ROLLUPS, Split, backfill, floor_to, split
 from chronos_chat.schema import metadata
 from tests.test_analytics import build
@@ -89,3 +91,28 @@ def test_split_into_whole_days_and_raw_ends(
     since: datetime | None, until: datetime, want: Split
 ) -> None:
     assert split(since, until, DAY) == want
+
+
+async def test_clustering_the_rollups_keeps_their_rows_and_triggers(store: ChatStore) -> None:
+    # Migration 0005 rebuilds every rollup table; what the triggers kept must come through.
+    await build(store, seed=5)
+    kept = await store.database.read(_snapshot)
+    await store.database.write(_migrate, "0004")
+    assert await store.database.read(_snapshot) == kept
+    await store.database.write(_migrate, "head")
+    assert await store.database.read(_snapshot) == kept
+    # The triggers are back: a new message is counted at once, as a rebuild would.
+    session = await store.create_session(student_id="after", creator_id="c-after")
+    await store.create_message(session_id=session.id, role="user", content="react hooks state")
+    counted = await store.database.read(_snapshot)
+    await store.database.write(_rebuild)
+    assert await store.database.read(_snapshot) == counted != kept
+
+
+def _migrate(db: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = db
+    if revision == "head":
+        command.upgrade(config, revision)
+    else:
+        command.downgrade(config, revision)

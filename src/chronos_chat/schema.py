@@ -201,12 +201,13 @@ idempotency_keys = Table(
 # Quarter-hour buckets serve figures by local hour or day (every zone offset in use today is a
 # whole number of quarter hours); UTC-day buckets serve the wide dimensions (students, videos,
 # topics), keyed by the dimension before the day so grouping by it reads the key in order.
-# Counters go down on delete and rows at zero stay: readers ignore them.
+# Counters go down on delete and rows at zero stay: readers ignore them. On SQLite they are
+# WITHOUT ROWID tables: the rows are the key, so range reads and upserts touch one B-tree.
 
 
 def _rollup(name: str, keys: list[Column[Any]], counters: list[str]) -> Table:
     counts = [Column(c, BigInteger, nullable=False, server_default="0") for c in counters]
-    return Table(name, metadata, *keys, *counts)
+    return Table(name, metadata, *keys, *counts, sqlite_with_rowid=False)
 
 
 def _key(name: str, type_: TypeEngine[Any] = ExternalId) -> Column[Any]:
@@ -244,8 +245,8 @@ rollup_moments = _rollup(
     [
         _key("creator_id"),
         _key("video_id"),
-        _key("day_at", UTCDateTime()),
         _key("minute", Integer()),
+        _key("day_at", UTCDateTime()),
     ],
     ["reference_count"],
 )
@@ -266,4 +267,5 @@ video_titles = Table(
     Column("creator_id", ExternalId, primary_key=True),
     Column("video_id", ExternalId, primary_key=True),
     Column("title", Text, nullable=False),
+    sqlite_with_rowid=False,
 )
