@@ -296,10 +296,19 @@ async def test_write_only_into_the_expected_owners_session(store: ChatStore) -> 
         for key in (None, "k1"):
             with pytest.raises(SessionNotFound):
                 await store.create_message(
-                    session_id=session.id, role="user", content="x", idempotency_key=key, **owner
+                    session_id=session.id,
+                    role="user",
+                    content="How do react hooks manage state?",
+                    video_references=[reference("v1"), reference("v2")],
+                    idempotency_key=key,
+                    **owner,
                 )
     fresh = await store.get_session(session.id)
     assert fresh.message_count == 0 and fresh.last_message_at == session.last_message_at
+    # Nor a reference, a keyword or a rollup row: the refused write left no trace at all.
+    seen = await store.get_creator_chat_analytics("creator-1", "all")
+    assert seen.total_messages == 0
+    assert seen.most_referenced_videos == [] and seen.common_topics == []
     mine = await store.create_message(
         session_id=session.id,
         role="user",

@@ -14,22 +14,16 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Connection,
-    Integer,
     Row,
-    String,
-    Uuid,
-    bindparam,
-    case,
     delete,
     func,
     select,
     update,
 )
 
+from chronos_chat import message_statements as statements
 from chronos_chat.costs import price_usage
-from chronos_chat.dialects import UTCDateTime
 from chronos_chat.errors import (
     IdempotencyConflict,
     SessionNotFound,
@@ -155,39 +149,6 @@ def message_cost_nanos(message: NewMessage, at: datetime, catalog: PriceCatalog)
     return breakdown.total_nanos
 
 
-# Built once: a statement made per call spends more time on its cache key than on SQLite.
-_BUMP_SESSION = (
-    update(chat_sessions)
-    .where(S.id == bindparam("b_session_id", type_=Uuid))
-    .values(
-        last_seq=S.last_seq + 1,
-        message_count=S.message_count + 1,
-        total_tokens=S.total_tokens + bindparam("b_tokens", type_=BigInteger),
-        total_cost_nanos=S.total_cost_nanos + bindparam("b_cost", type_=BigInteger),
-        unpriced_message_count=S.unpriced_message_count + bindparam("b_unpriced", type_=Integer),
-        last_message_at=case(
-            (
-                S.last_message_at < bindparam("b_at", type_=UTCDateTime),
-                bindparam("b_at", type_=UTCDateTime),
-            ),
-            else_=S.last_message_at,
-        ),
-        updated_at=bindparam("b_now", type_=UTCDateTime),
-        preview=func.coalesce(S.preview, bindparam("b_preview", type_=String)),
-    )
-    .returning(S.last_seq, S.creator_id, S.student_id)
-)
-_LOCK_SESSION = (
-    select(S.student_id, S.creator_id)
-    .where(S.id == bindparam("b_session_id", type_=Uuid))
-    .with_for_update()
-)
-_INSERT_MESSAGE = chat_messages.insert()
-# RETURNING makes SQLAlchemy send the rows as one multi-row INSERT (one round trip).
-_INSERT_REFERENCES = video_references.insert().returning(video_references.c.pk)
-_INSERT_KEYWORDS = message_keywords.insert().returning(message_keywords.c.pk)
-
-
 @dataclass(frozen=True, slots=True)
 class Owner:
     """Whose session a write must land in: a student's, a creator's (None: anyone's)."""
@@ -217,7 +178,7 @@ def create_message(
     """
     if message.idempotency_key is not None:
         # Lock first so a concurrent retry waits for this one and then finds its message.
-        locked = db.execute(_LOCK_SESSION, {"b_session_id": message.session_id}).first()
+        locked = db.execute(statements.LOCK_SESSION, {"b_session_id": message.session_id}).first()
         if locked is None or not owner.owns(locked):
             raise SessionNotFound(message.session_id)
         existing = _by_idempotency_key(db, message)
@@ -225,48 +186,61 @@ def create_message(
             return existing
     created_at = (message.created_at or now_utc()).astimezone(UTC)
     cost = message_cost_nanos(message, created_at, catalog)
-    preview = message.content[:PREVIEW_LENGTH] if message.role == "user" else None
-    bumped = db.execute(
-        _BUMP_SESSION,
-        {
-            "b_session_id": message.session_id,
-            "b_tokens": message.usage.total_tokens,
-            "b_cost": cost or 0,
-            "b_unpriced": 1 if cost is None else 0,
-            "b_at": created_at,
-            "b_now": now_utc(),
-            "b_preview": preview,
-        },
-    ).first()
+    bump = {
+        "b_session_id": message.session_id,
+        "b_tokens": message.usage.total_tokens,
+        "b_cost": cost or 0,
+        "b_unpriced": 1 if cost is None else 0,
+        "b_at": created_at,
+        "b_now": now_utc(),
+        "b_preview": message.content[:PREVIEW_LENGTH] if message.role == "user" else None,
+    }
+    values = _message_values(message, message.message_id or uuid.uuid4(), cost, created_at)
+    # In video and keyword order: concurrent writers then take the rollup rows' locks in one
+    # order and cannot deadlock (positions keep the order the references were given in).
+    references = sorted(_reference_rows(message), key=_by_video)
+    keywords = sorted(_keywords(message), key=_by_keyword)
+    if db.dialect.name == "postgresql":
+        bumped = _write_in_one_trip(db, bump, values, references, keywords)
+    else:
+        bumped = db.execute(statements.BUMP_SESSION, bump).first()
+        if bumped is not None:
+            values |= _from_session(bumped)
+            db.execute(statements.INSERT_MESSAGE, values)
+            rows = [_owned_row(values) | r for r in references]
+            if rows:
+                db.execute(statements.INSERT_REFERENCES, rows)
+            rows = [_owned_row(values, session=False) | k for k in keywords]
+            if rows:
+                db.execute(statements.INSERT_KEYWORDS, rows)
     if bumped is None or not owner.owns(bumped):
-        # Someone else's session: raising rolls the counter bump back with everything else.
+        # Someone else's session: raising rolls back everything written above.
         raise SessionNotFound(message.session_id)
-    values = _message_values(message, message.message_id or uuid.uuid4(), bumped, cost, created_at)
-    db.execute(_INSERT_MESSAGE, values)
-    if message.references:
-        # In video order (positions keep the given order): concurrent writers then take the
-        # rollup rows' locks in one order and cannot deadlock.
-        rows = sorted(_reference_rows(message, values), key=_by_video)
-        db.execute(_INSERT_REFERENCES, rows)
-    if message.role == "user":
-        _insert_keywords(db, values["id"], values["creator_id"], created_at, message.content)
-    return _written_model(message, values)
+    return _written_model(message, values | _from_session(bumped))
+
+
+def _write_in_one_trip(
+    db: Connection,
+    bump: dict[str, Any],
+    values: dict[str, Any],
+    references: list[dict[str, Any]],
+    keywords: list[dict[str, Any]],
+) -> Row[Any] | None:
+    params = bump | {f"m_{name}": values[name] for name in statements.MESSAGE_COLUMNS}
+    for prefix, rows, columns in (
+        ("r", references, statements.REFERENCE_COLUMNS),
+        ("k", keywords, statements.KEYWORD_COLUMNS),
+    ):
+        params |= {f"{prefix}_{c}": [row[c] for row in rows] for c in columns}
+    return db.execute(statements.one_trip(bool(references), bool(keywords)), params).first()
 
 
 def keyword_rows(
     message_id: uuid.UUID, creator_id: str, at: datetime, content: str
 ) -> list[dict[str, Any]]:
     """The ``message_keywords`` rows of a user message: its topics, so topics is a GROUP BY."""
-    return [
-        {
-            "message_id": message_id,
-            "creator_id": creator_id,
-            "created_at": at,
-            "keyword": k.key,
-            "label": k.label,
-        }
-        for k in extract_keywords(content)
-    ]
+    owned = {"message_id": message_id, "creator_id": creator_id, "created_at": at}
+    return [owned | {"keyword": k.key, "label": k.label} for k in extract_keywords(content)]
 
 
 def _insert_keywords(
@@ -274,7 +248,13 @@ def _insert_keywords(
 ) -> None:
     rows = sorted(keyword_rows(message_id, creator_id, at, content), key=_by_keyword)
     if rows:
-        db.execute(_INSERT_KEYWORDS, rows)
+        db.execute(statements.INSERT_KEYWORDS, rows)
+
+
+def _keywords(message: NewMessage) -> list[dict[str, Any]]:
+    if message.role != "user":
+        return []
+    return [{"keyword": k.key, "label": k.label} for k in extract_keywords(message.content)]
 
 
 def _by_video(row: dict[str, Any]) -> tuple[str, float]:
@@ -286,15 +266,13 @@ def _by_keyword(row: dict[str, Any]) -> tuple[str, str]:
 
 
 def _message_values(
-    message: NewMessage, message_id: uuid.UUID, session: Row[Any], cost: int | None, at: datetime
+    message: NewMessage, message_id: uuid.UUID, cost: int | None, at: datetime
 ) -> dict[str, Any]:
+    """The message's columns, but for those it takes from its session (``_from_session``)."""
     usage = message.usage
     return {
         "id": message_id,
         "session_id": message.session_id,
-        "creator_id": session.creator_id,
-        "student_id": session.student_id,
-        "seq": session.last_seq,
         "role": message.role,
         "content": message.content,
         "input_tokens": usage.input_tokens,
@@ -313,13 +291,27 @@ def _message_values(
     }
 
 
-def _reference_rows(message: NewMessage, values: dict[str, Any]) -> list[dict[str, Any]]:
+def _from_session(bumped: Row[Any]) -> dict[str, Any]:
+    return {
+        "creator_id": bumped.creator_id,
+        "student_id": bumped.student_id,
+        "seq": bumped.last_seq,
+    }
+
+
+def _owned_row(values: dict[str, Any], *, session: bool = True) -> dict[str, Any]:
+    """The columns a reference (or, without ``session``, a keyword) takes from its message."""
+    owned = {
+        "message_id": values["id"],
+        "creator_id": values["creator_id"],
+        "created_at": values["created_at"],
+    }
+    return owned | {"session_id": values["session_id"]} if session else owned
+
+
+def _reference_rows(message: NewMessage) -> list[dict[str, Any]]:
     return [
         {
-            "message_id": values["id"],
-            "session_id": values["session_id"],
-            "creator_id": values["creator_id"],
-            "created_at": values["created_at"],
             "position": position,
             "video_id": ref.video_id,
             "video_title": ref.video_title,
