@@ -36,8 +36,8 @@ def _connection() -> Any:
 
 
 @app.get("/bare/constant")
-def constant() -> dict[str, str]:
-    """Nothing at all."""
+async def constant() -> dict[str, str]:
+    """Nothing at all (async: no thread pool, the fastest FastAPI answer)."""
     return {"status": "ok"}
 
 
