@@ -71,7 +71,13 @@ async def bench(backend: str, workload: Workload) -> list[str]:
         async def theirs_page(page: int) -> Any:
             return await store.database.read(original_list, big, page)
 
-        for label, page in (("page 1", 1), (f"page {last_page:,} (last)", last_page)):
+        middle = (last_page + 1) // 2  # the deepest page from either end
+        pages = (
+            ("page 1", 1),
+            (f"page {middle:,} (middle)", middle),
+            (f"page {last_page:,} (last)", last_page),
+        )
+        for label, page in pages:
             ours = await timed(lambda p=page: ours_page(p), repeat=25)
             theirs = await timed(lambda p=page: theirs_page(p), repeat=5)
             rows.append(

@@ -45,6 +45,29 @@ async def test_pagination_and_sorting(store: ChatStore) -> None:
     assert by_title.data[0].title == "t6"
 
 
+@pytest.mark.parametrize("sort_by", ["last_message_at", "created_at", "message_count", "title"])
+@pytest.mark.parametrize("sort_order", ["desc", "asc"])
+async def test_every_page_in_order_from_either_end(
+    store: ChatStore, sort_by: str, sort_order: str
+) -> None:
+    # Pages past the middle are read backwards from the end; ties (equal times and counts)
+    # must still fall on the same pages in the same order as a single page of everything.
+    for i in range(11):
+        session = await make_session(
+            store, title=f"t{i % 4}", created_at=NOW - timedelta(hours=i % 3)
+        )
+        for _ in range(i % 2):
+            await make_exchange(store, session)
+    listing = {"student_id": "student-1", "sort_by": sort_by, "sort_order": sort_order}
+    everything = [s.id for s in (await store.list_sessions(**listing, limit=100)).data]
+    for limit in (2, 3, 4, 11):
+        pages = [
+            await store.list_sessions(**listing, limit=limit, page=p) for p in (1, 2, 3, 4, 5, 6)
+        ]
+        assert [s.id for page in pages for s in page.data] == everything
+        assert {page.total for page in pages} == {11}
+
+
 async def test_filters(store: ChatStore) -> None:
     old = await make_session(store, title="old", created_at=NOW - timedelta(days=10))
     busy = await make_session(store, context_video_ids=["ctx-video"])

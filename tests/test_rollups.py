@@ -9,9 +9,10 @@ from alembic import command
 from sqlalchemy import Connection, Table, delete, select
 
 from chronos_chat import ChatStore
+from chronos_chat import session_counts as session_counts_module
 from chronos_chat.database import alembic_config
 from chronos_chat.rollups import DAY, QUARTER_HOUR, ROLLUPS, Split, backfill, floor_to, split
-from chronos_chat.schema import metadata
+from chronos_chat.schema import metadata, session_counts
 from tests.test_analytics import build
 
 T0 = datetime(2026, 3, 1, 10, 7, 30, tzinfo=UTC)
@@ -116,3 +117,42 @@ def _migrate(db: Connection, revision: str) -> None:
         command.upgrade(config, revision)
     else:
         command.downgrade(config, revision)
+
+
+async def test_session_counts_equal_counting_the_sessions(store: ChatStore) -> None:
+    # Creates, archives, an unarchive and hard deletes; the kept totals against COUNT(*).
+    await build(store, seed=9)
+    archived = (await store.list_sessions(archived=True, limit=100)).data
+    await store.unarchive_session(archived[0].id)
+    owners: list[dict[str, str]] = [
+        {"creator_id": "creator-1"},
+        {"creator_id": "creator-2"},
+        {"creator_id": "creator-1", "student_id": "student-2"},
+        *({"student_id": f"student-{i}"} for i in range(1, 6)),
+    ]
+    for owner in owners:
+        for state in (False, True, None):
+            kept = await store.list_sessions(**owner, archived=state)  # type: ignore[arg-type]
+            # A date filter is not kept on write: the total is then a COUNT(*) of the rows.
+            counted = await store.list_sessions(
+                **owner,  # type: ignore[arg-type]
+                archived=state,
+                from_date=datetime(2000, 1, 1, tzinfo=UTC),
+            )
+            assert kept.total == counted.total, (owner, state)
+    assert (
+        await store.get_session_count("student-2")
+        == (await store.list_sessions(student_id="student-2")).total
+    )
+    kept_rows = await store.database.read(_counts)
+    await store.database.write(_recount)
+    assert await store.database.read(_counts) == kept_rows
+
+
+def _counts(db: Connection) -> set[tuple[object, ...]]:
+    return {tuple(r) for r in db.execute(select(session_counts)) if r.sessions}
+
+
+def _recount(db: Connection) -> None:
+    db.execute(delete(session_counts))
+    session_counts_module.backfill(db)

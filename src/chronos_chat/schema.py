@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -259,6 +260,17 @@ rollup_topics = _rollup(
         _key("day_at", UTCDateTime()),
     ],
     ["mentions"],
+)
+# Sessions per owner ("" on the side that is any), active and archived: a list's total in one
+# row (kept by the triggers of session_counts.py).
+session_counts = Table(
+    "session_counts",
+    metadata,
+    Column("creator_id", ExternalId, primary_key=True),
+    Column("student_id", ExternalId, primary_key=True),
+    Column("archived", Boolean, primary_key=True),
+    Column("sessions", BigInteger, nullable=False, server_default="0"),
+    sqlite_with_rowid=False,
 )
 # A directory, like student_names: the title a video was last cited with.
 video_titles = Table(

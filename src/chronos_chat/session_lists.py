@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from chronos_chat import dialects
+from chronos_chat import dialects, session_counts
 from chronos_chat.errors import InvalidInput
 from chronos_chat.models import ChatSessionListItem, Page
 from chronos_chat.schema import chat_messages, chat_sessions, video_references
@@ -132,6 +132,12 @@ class SessionFilters:
             "f_context_videos": list(self.video_ids or ()),
         }
 
+    def by_owner_only(self) -> bool:
+        """Whether only owners and the archive state filter: ``session_counts`` has the total."""
+        owned = self.student_id is not None or self.creator_id is not None
+        narrowed = (self.from_date, self.to_date, self.has_title, self.min_messages or None)
+        return owned and not self.video_ids and all(f is None for f in narrowed)
+
     def shape(self) -> tuple[Any, ...]:
         """What ``conditions`` looks like: filters with the same shape share a statement."""
         return (
@@ -208,11 +214,39 @@ def list_sessions(
     """A page of sessions matching ``filters``, from the sessions table alone."""
     page, limit = check_page(page, limit)
     filters = filters.checked()
+    _order(sort_by, sort_order)  # a bad order is an error even when the page is empty
+    offset = (page - 1) * limit
+    params = filters.params()
+    total = _total(db, filters, _list_statements(db, filters, sort_by, sort_order)[1], params)
+    if offset >= total:
+        return _paged([], total, page, limit)
+    # A page past the middle is read from the other end: the index is walked up to the page
+    # either way, so the last page costs what the first does instead of the whole list.
+    backwards = offset * 2 > total
+    if backwards:
+        offset, limit_here = max(0, total - offset - limit), min(limit, total - offset)
+        sort_order = "asc" if sort_order == "desc" else "desc"
+    else:
+        limit_here = limit
+    query = _list_statements(db, filters, sort_by, sort_order)[0]
+    rows = db.execute(query, params | {"limit": limit_here, "offset": offset}).all()
+    items = [_list_item(r._mapping) for r in (reversed(rows) if backwards else rows)]
+    return _paged(items, total, page, limit)
+
+
+def _total(
+    db: Connection, filters: SessionFilters, count: Select[Any], params: dict[str, Any]
+) -> int:
+    if filters.by_owner_only():
+        return session_counts.count(db, params, filters.archived)
+    return int(db.execute(count, params).scalar_one())
+
+
+def _list_statements(
+    db: Connection, filters: SessionFilters, sort_by: str, sort_order: str
+) -> tuple[Select[Any], Select[Any]]:
     key = ("list", db.dialect.name, filters.shape(), sort_by, sort_order)
-    query, count = built_once(key, lambda: _build_list(db, filters, sort_by, sort_order))
-    params = filters.params() | {"limit": limit, "offset": (page - 1) * limit}
-    total = db.execute(count, params).scalar_one()
-    return _paged([_list_item(r._mapping) for r in db.execute(query, params)], total, page, limit)
+    return built_once(key, lambda: _build_list(db, filters, sort_by, sort_order))
 
 
 def _build_list(
@@ -304,6 +338,4 @@ def get_session_count(
 ) -> int:
     """How many sessions the student has (active ones unless ``archived`` says otherwise)."""
     filters = SessionFilters(student_id=student_id, creator_id=creator_id, archived=archived)
-    where = filters.checked().conditions(db)
-    count = select(func.count()).select_from(chat_sessions).where(*where)
-    return int(db.execute(count, filters.params()).scalar_one())
+    return session_counts.count(db, filters.checked().params(), archived)
