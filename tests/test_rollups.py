@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Table, delete, select
 from chronos_chat import ChatStore
 from chronos_chat import session_counts as session_counts_module
 from chronos_chat.database import alembic_config
+from chronos_chat.rollup_reads import cut_period
 from chronos_chat.rollups import DAY, QUARTER_HOUR, ROLLUPS, Split, backfill, floor_to, split
 from chronos_chat.schema import metadata, session_counts
 from tests.test_analytics import build
@@ -156,3 +157,40 @@ def _counts(db: Connection) -> set[tuple[object, ...]]:
 def _recount(db: Connection) -> None:
     db.execute(delete(session_counts))
     session_counts_module.backfill(db)
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "now", "signs", "rolled"),
+    [
+        # A period ending now takes today's bucket and subtracts what lies after now.
+        (
+            M + timedelta(hours=20),
+            M + timedelta(days=3, hours=17),
+            M + timedelta(days=3, hours=17),
+            (1, -1),
+            (M + DAY, M + 4 * DAY),
+        ),
+        # A start early in its day subtracts the few hours before it from that day's bucket.
+        (M + timedelta(hours=3), M + 3 * DAY, M + 9 * DAY, (-1,), (M, M + 3 * DAY)),
+        # An end long past, early in its day: reading its few hours beats subtracting the rest.
+        (M, M + timedelta(days=3, hours=2), M + 9 * DAY, (1,), (M, M + 3 * DAY)),
+        # Without ``now`` (readers that cannot subtract), only additions.
+        (
+            M + timedelta(hours=3),
+            M + timedelta(days=3, hours=17),
+            None,
+            (1, 1),
+            (M + DAY, M + 3 * DAY),
+        ),
+    ],
+)
+def test_cut_period_subtracts_the_shorter_side(
+    since: datetime,
+    until: datetime,
+    now: datetime | None,
+    signs: tuple[int, ...],
+    rolled: tuple[datetime, datetime],
+) -> None:
+    parts = cut_period(since, until, DAY, now=now)
+    assert parts.shape[2] == signs
+    assert (parts.params["r_lo"], parts.params["r_hi"]) == rolled

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -149,7 +149,7 @@ def _student_figures(
     db: Connection, creator_id: str, since: datetime | None, until: datetime
 ) -> tuple[Any, list[StudentActivity]]:
     """Distinct students and askers, user messages, and the ten most active askers."""
-    parts = cut_period(since, until, DAY)
+    parts = cut_period(since, until, DAY, now=datetime.now(UTC))
 
     def build() -> Select[Any]:
         def rolled(low: Any, high: Any) -> Select[Any]:
@@ -164,7 +164,7 @@ def _student_figures(
                 case((M.role == "user", 1), else_=0).label("user_messages"),
             ).where(of_creator(M.creator_id), *between(M.created_at, low, high))
 
-        rows = combined(rolled, raw, parts.shape).c
+        rows = combined(rolled, raw, parts.shape, ("messages", "user_messages")).c
         per = (
             select(
                 rows.student_id,
@@ -235,7 +235,7 @@ def _videos(
     db: Connection, creator_id: str, since: datetime | None, until: datetime
 ) -> tuple[list[VideoCount], int]:
     """The ten most cited videos (with their sessions) and how many videos were cited."""
-    parts = cut_period(since, until, DAY)
+    parts = cut_period(since, until, DAY, now=datetime.now(UTC))
 
     def build() -> Select[Any]:
         def rolled(low: Any, high: Any) -> Select[Any]:
@@ -248,7 +248,7 @@ def _videos(
                 of_creator(R.creator_id), *between(R.created_at, low, high)
             )
 
-        rows = combined(rolled, raw, parts.shape).c
+        rows = combined(rolled, raw, parts.shape, ("refs",)).c
         refs = func.sum(rows.refs)
         top = (
             select(rows.video_id, refs.label("refs"), func.count().over().label("videos"))
@@ -301,7 +301,7 @@ def _video_sessions(db: Connection, parts: Parts, params: dict[str, Any]) -> dic
                 .group_by(R.video_id)
             )
 
-        rows = combined(rolled, raw, parts.shape).c
+        rows = combined(rolled, raw, parts.shape, ("sessions",)).c
         return select(rows.video_id, func.sum(rows.sessions)).group_by(rows.video_id)
 
     rows = run(db, ("video sessions", parts.shape), build, params)
@@ -317,7 +317,7 @@ def _moments(
 ) -> list[VideoMoments]:
     if not videos:
         return []
-    parts = cut_period(since, until, DAY)
+    parts = cut_period(since, until, DAY, now=datetime.now(UTC))
 
     def build() -> Select[Any]:
         def rolled(low: Any, high: Any) -> Select[Any]:
@@ -337,7 +337,7 @@ def _moments(
                 *between(R.created_at, low, high),
             )
 
-        rows = combined(rolled, raw, parts.shape).c
+        rows = combined(rolled, raw, parts.shape, ("refs",)).c
         refs = func.sum(rows.refs)
         rank = func.row_number().over(
             partition_by=rows.video_id, order_by=(refs.desc(), rows.minute)
@@ -367,7 +367,7 @@ def _moments(
 def _topics(
     db: Connection, creator_id: str, since: datetime | None, until: datetime
 ) -> list[TopicCount]:
-    parts = cut_period(since, until, DAY)
+    parts = cut_period(since, until, DAY, now=datetime.now(UTC))
 
     def build() -> Select[Any]:
         def rolled(low: Any, high: Any) -> Select[Any]:
@@ -380,17 +380,24 @@ def _topics(
                 of_creator(K.creator_id), *between(K.created_at, low, high)
             )
 
-        rows = combined(rolled, raw, parts.shape).c
-        mentions = func.sum(rows.mentions)
+        rows = combined(rolled, raw, parts.shape, ("mentions",)).c
+        # Net mentions per label first: a label counts only if the period itself holds it.
+        labels = (
+            select(rows.keyword, rows.label, func.sum(rows.mentions).label("mentions"))
+            .group_by(rows.keyword, rows.label)
+            .subquery()
+            .c
+        )
+        mentions = func.sum(labels.mentions)
         return (
             select(
-                rows.keyword,
-                func.min(case((rows.mentions > 0, rows.label))).label("label"),
+                labels.keyword,
+                func.min(case((labels.mentions > 0, labels.label))).label("label"),
                 mentions.label("n"),
             )
-            .group_by(rows.keyword)
+            .group_by(labels.keyword)
             .having(mentions > 0)
-            .order_by(mentions.desc(), rows.keyword)
+            .order_by(mentions.desc(), labels.keyword)
             .limit(20)
         )
 

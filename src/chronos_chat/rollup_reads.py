@@ -101,7 +101,7 @@ def pairs(result: Result[Any]) -> dict[Any, Any]:
     return dict(rows)
 
 
-Shape = tuple[bool, bool, int]  # whole buckets?, bounded below?, how many raw ends
+Shape = tuple[bool, bool, tuple[int, ...]]  # whole buckets?, bounded below?, the raw ends' signs
 
 
 class Parts(NamedTuple):
@@ -111,25 +111,58 @@ class Parts(NamedTuple):
     params: dict[str, Any]
 
 
-def cut_period(since: datetime | None, until: datetime, step: timedelta) -> Parts:
-    """[since, until) cut into whole ``step`` buckets and raw ends (``rollups.split``)."""
+def cut_period(
+    since: datetime | None, until: datetime, step: timedelta, *, now: datetime | None = None
+) -> Parts:
+    """[since, until) cut into whole ``step`` buckets and raw ends (``rollups.split``).
+
+    With ``now`` (for readers that only add up counters), an end may instead take its whole
+    bucket and subtract the raw rows of the bucket's part outside the period, when that part
+    holds less time up to ``now``: a period ending now takes today's bucket and subtracts what
+    lies after now (nothing, or backfilled messages), instead of reading today's rows.
+    """
     cut = split(since, until, step)
+    ends = [(low, high, 1) for low, high in cut.raw]
+    rolled = cut.rolled
+    if now is not None and rolled is not None:
+        low, high = rolled
+        if since is not None and low is not None and since < low:
+            floor = low - step
+            if since - floor < low - since:  # less to subtract than to add
+                low, ends[0] = floor, (floor, since, -1)
+        if high < until:
+            ceiling = high + step
+            if max(min(ceiling, now) - until, timedelta(0)) < until - high:
+                high, ends[-1] = ceiling, (until, ceiling, -1)
+        rolled = (low, high)
     params: dict[str, Any] = {}
-    if cut.rolled is not None:
-        params["r_lo"], params["r_hi"] = cut.rolled
-    for i, (low, high) in enumerate(cut.raw):
+    if rolled is not None:
+        params["r_lo"], params["r_hi"] = rolled
+    for i, (low, high, _sign) in enumerate(ends):
         params[f"w{i}_lo"], params[f"w{i}_hi"] = low, high
-    bounded = cut.rolled is not None and cut.rolled[0] is not None
-    return Parts((cut.rolled is not None, bounded, len(cut.raw)), params)
+    bounded = rolled is not None and rolled[0] is not None
+    return Parts((rolled is not None, bounded, tuple(sign for *_, sign in ends)), params)
 
 
 Part = Callable[[Any, Any], Select[Any]]  # (low, high) as bound parameters; low may be None
 
 
-def combined(rolled: Part, raw: Part, shape: Shape) -> Subquery:
-    """Rows of whole buckets from a rollup and of the partial ends from the raw table, as one."""
-    has_rolled, bounded, ends = shape
-    selects = [raw(bindparam(f"w{i}_lo"), bindparam(f"w{i}_hi")) for i in range(ends)]
+def combined(rolled: Part, raw: Part, shape: Shape, counters: tuple[str, ...] = ()) -> Subquery:
+    """Rows of whole buckets from a rollup and of the partial ends from the raw table, as one.
+
+    An end with sign -1 (``cut_period`` with ``now``) is subtracted: its ``counters`` columns
+    are negated, so sums over the result are the period's.
+    """
+    has_rolled, bounded, signs = shape
+    selects = []
+    for i, sign in enumerate(signs):
+        rows = raw(bindparam(f"w{i}_lo"), bindparam(f"w{i}_hi"))
+        if sign < 0:
+            if not counters:
+                raise ValueError("only counters can be subtracted")
+            part = rows.subquery()
+            rows = select(*((-c).label(c.name) if c.name in counters else c for c in part.c))
+        selects.append(rows)
     if has_rolled:
         selects.append(rolled(bindparam("r_lo") if bounded else None, bindparam("r_hi")))
     return selects[0].subquery() if len(selects) == 1 else union_all(*selects).subquery()
