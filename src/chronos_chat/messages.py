@@ -204,19 +204,18 @@ def create_message(
         bumped = _write_in_one_trip(db, bump, values, references, keywords)
     else:
         bumped = db.execute(statements.BUMP_SESSION, bump).first()
-        if bumped is not None:
-            values |= _from_session(bumped)
-            db.execute(statements.INSERT_MESSAGE, values)
-            rows = [_owned_row(values) | r for r in references]
-            if rows:
-                db.execute(statements.INSERT_REFERENCES, rows)
-            rows = [_owned_row(values, session=False) | k for k in keywords]
-            if rows:
-                db.execute(statements.INSERT_KEYWORDS, rows)
     if bumped is None or not owner.owns(bumped):
         # Someone else's session: raising rolls back everything written above.
         raise SessionNotFound(message.session_id)
-    return _written_model(message, values | _from_session(bumped))
+    values |= _from_session(bumped)
+    if db.dialect.name != "postgresql":
+        db.execute(statements.INSERT_MESSAGE, values)
+        if references:
+            db.execute(statements.INSERT_REFERENCES, [_owned_row(values) | r for r in references])
+        if keywords:
+            owned = _owned_row(values, session=False)
+            db.execute(statements.INSERT_KEYWORDS, [owned | k for k in keywords])
+    return _written_model(message, values)
 
 
 def _write_in_one_trip(
@@ -240,7 +239,7 @@ def keyword_rows(
 ) -> list[dict[str, Any]]:
     """The ``message_keywords`` rows of a user message: its topics, so topics is a GROUP BY."""
     owned = {"message_id": message_id, "creator_id": creator_id, "created_at": at}
-    return [owned | {"keyword": k.key, "label": k.label} for k in extract_keywords(content)]
+    return [owned | topic for topic in _topics(content)]
 
 
 def _insert_keywords(
@@ -252,9 +251,11 @@ def _insert_keywords(
 
 
 def _keywords(message: NewMessage) -> list[dict[str, Any]]:
-    if message.role != "user":
-        return []
-    return [{"keyword": k.key, "label": k.label} for k in extract_keywords(message.content)]
+    return _topics(message.content) if message.role == "user" else []
+
+
+def _topics(content: str) -> list[dict[str, Any]]:
+    return [{"keyword": k.key, "label": k.label} for k in extract_keywords(content)]
 
 
 def _by_video(row: dict[str, Any]) -> tuple[str, float]:
