@@ -37,6 +37,12 @@ async def test_pagination_and_sorting(store: ChatStore) -> None:
     assert [s.title for s in last.data] == ["t6"]
     beyond = await store.list_sessions(student_id="student-1", limit=3, page=9)
     assert beyond.data == [] and beyond.total == 7
+    # A page number whose offset no database integer holds is just past the end.
+    huge = 2**62
+    far = await store.list_sessions(student_id="student-1", limit=100, page=huge)
+    assert far.data == [] and far.total == 7 and far.page == huge
+    found = await store.search_sessions("t1", student_id="student-1", limit=100, page=huge)
+    assert found.data == [] and found.total == 1
     oldest_first = await store.list_sessions(
         student_id="student-1", sort_by="created_at", sort_order="asc", limit=2
     )

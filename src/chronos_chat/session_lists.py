@@ -296,7 +296,10 @@ def search_sessions(
     count = select(func.count()).select_from(chat_sessions.join(ranked, ranked.c.sid == S.id))
     params = filters.params()
     total = db.execute(count.where(*where), params).scalar_one()
-    rows = db.execute(ordered.limit(limit).offset((page - 1) * limit), params).all()
+    offset = (page - 1) * limit
+    if offset >= total:  # past the end (also keeps a huge page number out of SQL)
+        return _paged([], total, page, limit)
+    rows = db.execute(ordered.limit(limit).offset(offset), params).all()
     snippets = _snippets(db, q, [r.id for r in rows])
     items = [_list_item(r._mapping, snippets.get(r.id) or r.title) for r in rows]
     return _paged(items, total, page, limit)
