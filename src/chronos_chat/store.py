@@ -236,7 +236,7 @@ class ChatStore:
         filters = SessionFilters(
             student_id, creator_id, from_date, to_date, has_title, min_messages, video_ids, archived
         )
-        return await self.database.read(
+        return await self.database.report(
             session_lists.search_sessions, query, filters, page=page, limit=limit
         )
 
@@ -357,7 +357,7 @@ class ChatStore:
         limit: int = 20,
     ) -> list[ChatMessage]:
         """Messages matching ``query`` (full-text), best first."""
-        return await self.database.read(
+        return await self.database.report(
             message_reads.search_messages,
             query,
             session_id=session_id,
@@ -395,13 +395,13 @@ class ChatStore:
             since=since,
             until=until,
         )
-        return await self.database.read(cost_reports.cost_summary, where)
+        return await self.database.report(cost_reports.cost_summary, where)
 
     async def get_cost_projection(self, creator_id: str, days: int = 30) -> CostProjection:
         """A month's cost projected from the creator's real daily costs over the last ``days`` days."""
         check_external_id("creator_id", creator_id)
         today = sessions.now_utc().date()
-        return await self.database.read(cost_reports.cost_projection, creator_id, days, today)
+        return await self.database.report(cost_reports.cost_projection, creator_id, days, today)
 
     async def get_creator_cost_suggestions(
         self, creator_id: str, *, since: datetime | None = None, until: datetime | None = None
@@ -430,7 +430,7 @@ class ChatStore:
         """
         zone = analytics.zone(tz)
         start, end = analytics.resolve_period(period, since, until, sessions.now_utc())
-        return await self.database.read(
+        return await self.database.report(
             creator_reports.creator_analytics, creator_id, period, start, end, zone
         )
 
@@ -439,7 +439,7 @@ class ChatStore:
     ) -> list[UsageDay]:
         """One row per local day in ``tz`` from ``from_date`` to ``to_date``, quiet days included."""
         zone = analytics.zone(tz)
-        return await self.database.read(
+        return await self.database.report(
             usage_reports.usage_metrics, creator_id, from_date, to_date, zone
         )
 
@@ -448,7 +448,7 @@ class ChatStore:
     ) -> list[ContentGap]:
         """Students' questions the videos did not answer (no citation, or only weak ones), by topic."""
         start, end = analytics.resolve_period(period, None, None, sessions.now_utc())
-        return await self.database.read(
+        return await self.database.report(
             analytics.content_gaps, creator_id, start, end, similarity_below
         )
 

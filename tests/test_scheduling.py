@@ -1,4 +1,5 @@
-"""SQLite writes that queue up share a commit; each still succeeds or fails on its own."""
+"""How calls are scheduled: SQLite writes that queue up share a commit, each succeeding or
+failing on its own; long reports run in threads of their own."""
 
 from __future__ import annotations
 
@@ -94,3 +95,25 @@ async def test_many_concurrent_messages_keep_exact_counters(sqlite_store: ChatSt
     again = await sqlite_store.get_session(session.id, include_messages=True)
     assert again.message_count == 60
     assert sorted(m.seq for m in again.messages) == list(range(1, 61))
+
+
+def _blocked(db: Connection, gate: threading.Event) -> bool:
+    return gate.wait(timeout=10)
+
+
+async def test_long_reports_do_not_hold_up_short_reads(sqlite_store: ChatStore) -> None:
+    # Both report threads are busy; a page of sessions is still answered at once.
+    gate = threading.Event()
+    reports = [asyncio.create_task(sqlite_store.database.report(_blocked, gate)) for _ in range(2)]
+    try:
+        page = await asyncio.wait_for(sqlite_store.list_sessions(), timeout=5)
+        assert page.total == 0
+        assert not any(task.done() for task in reports)
+    finally:
+        gate.set()
+    assert await asyncio.gather(*reports) == [True, True]
+
+
+async def test_pool_must_hold_a_connection_per_thread(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="pool_size"):
+        ChatStore(f"sqlite:///{tmp_path}/small.db", pool_size=3)
