@@ -156,3 +156,20 @@ async def test_search_never_scans_the_messages_table(
         assert "Seq Scan on chat_messages" not in explained
         if not scope:
             assert "ix_fts_chat_messages_content" in explained
+
+
+def _count_around_a_concurrent_write(db: Connection, engine: sqlalchemy.Engine) -> tuple[int, int]:
+    before = db.execute(text("SELECT count(*) FROM student_names")).scalar_one()
+    with engine.begin() as other:  # another connection commits meanwhile
+        other.execute(text("INSERT INTO student_names (student_id, name) VALUES ('s9', 'Late')"))
+    return before, db.execute(text("SELECT count(*) FROM student_names")).scalar_one()
+
+
+async def test_a_read_sees_one_snapshot(store: ChatStore) -> None:
+    # A list's total and its page, or the figures of one report, come from the same moment.
+    await store.set_student_name("s1", "Ada")
+    engine = store.database.engine
+    for read in (store.database.read, store.database.report):
+        await store.set_student_name("s9", None)
+        before, after = await read(_count_around_a_concurrent_write, engine)
+        assert before == after == 1

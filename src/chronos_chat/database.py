@@ -72,6 +72,14 @@ class Database:
             self.url, sqlite_synchronous=sqlite_synchronous, pool_size=pool_size, **engine_options
         )
         self._writer = self.engine.execution_options(chronos_write=True)
+        # A read sees one snapshot from its first statement to its last: SQLite's read
+        # transactions do; PostgreSQL's default (READ COMMITTED) takes one per statement, so a
+        # list's total and its page, or two figures of one report, could disagree.
+        self._reader = (
+            self.engine.execution_options(isolation_level="REPEATABLE READ")
+            if self.dialect == "postgresql"
+            else self.engine
+        )
         # SQLite has one writer at a time. Queueing this process's writers in one thread is fair
         # and immediate (SQLite's busy handler makes them sleep and retry: p99 of hundreds of ms
         # under load), and lets them share commits. Other processes still meet the busy timeout.
@@ -102,13 +110,13 @@ class Database:
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``fn(db, ...)`` in a read transaction: one consistent snapshot, never committed."""
-        return await self._run(self._snapshot, self.engine, fn, *args, **kwargs)
+        return await self._run(self._snapshot, self._reader, fn, *args, **kwargs)
 
     async def report(
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Like ``read``, for a long read (analytics, search, reports): in threads of its own."""
-        call = functools.partial(self._snapshot, self.engine, fn, args, kwargs)
+        call = functools.partial(self._snapshot, self._reader, fn, args, kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._reports, call)
 
     async def _run(
