@@ -106,6 +106,7 @@ async def test_filters(store: ChatStore) -> None:
         ("sort_order", {"sort_order": "up"}),
         ("from_date", {"from_date": datetime(2026, 1, 1)}),  # noqa: DTZ001
         ("min_messages", {"min_messages": -1}),
+        ("min_messages", {"min_messages": 2**63}),  # more than any count a database holds
     ],
 )
 async def test_bad_list_arguments(store: ChatStore, field: str, kwargs: dict[str, object]) -> None:

@@ -69,6 +69,9 @@ def _list_columns(db: Connection) -> tuple[Any, ...]:
     return (*LIST_COLUMNS, dialects.json_array_length(db, S.context_video_ids).label("videos"))
 
 
+MAX_MIN_MESSAGES = 2**31 - 1  # a message count is a 32-bit integer column
+
+
 @dataclass(frozen=True, slots=True)
 class SessionFilters:
     """Which sessions a list or search covers. ``archived``: False active, True archived, None both."""
@@ -91,9 +94,11 @@ class SessionFilters:
         check_aware("from_date", self.from_date)
         check_aware("to_date", self.to_date)
         if self.min_messages is not None and (
-            isinstance(self.min_messages, bool) or self.min_messages < 0
+            isinstance(self.min_messages, bool) or not 0 <= self.min_messages <= MAX_MIN_MESSAGES
         ):
-            raise InvalidInput("min_messages", "must be a non-negative whole number")
+            raise InvalidInput(
+                "min_messages", f"must be a whole number from 0 to {MAX_MIN_MESSAGES}"
+            )
         if self.video_ids is not None:
             check_video_ids("video_ids", self.video_ids)
         return self

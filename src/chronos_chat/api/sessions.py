@@ -27,7 +27,7 @@ async def list_sessions(
     from_date: datetime | None = None,
     to_date: datetime | None = None,
     has_title: bool | None = None,
-    min_messages: Annotated[int | None, Query(ge=0)] = None,
+    min_messages: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     video_id: Annotated[list[str] | None, Query()] = None,
     archived: bool = False,
     page: Annotated[int, Query(ge=1)] = 1,
