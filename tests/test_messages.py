@@ -233,6 +233,8 @@ BAD_MESSAGES: list[tuple[str, dict[str, Any]]] = [
     ("content", {"content": "nul\x00"}),
     ("token_count", {"token_count": -1}),
     ("usage", {"usage": {"input_tokens": -5}}),
+    ("usage", {"usage": {"output_tokens": 2**63}}),  # more than a database integer holds
+    ("token_count", {"token_count": 10**13}),
     ("response_time_ms", {"response_time_ms": -1}),
     ("video_references", {"video_references": [reference()] * 51}),
     ("video_references[0].video_id", {"video_references": [{"video_title": "no id"}]}),

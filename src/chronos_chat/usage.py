@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from chronos_chat.errors import InvalidInput
+from chronos_chat.validation import MAX_COUNT
 
 TOKENS_PER_QUERY = 50
 
@@ -68,6 +69,8 @@ def _count(source: Any, name: str, field: str) -> int:
         raise InvalidInput(field, f"{name} must be a whole number, got {value!r}")
     if value < 0:
         raise InvalidInput(field, f"{name} must not be negative")
+    if value > MAX_COUNT:
+        raise InvalidInput(field, f"{name} must be at most {MAX_COUNT:,}")
     return value
 
 

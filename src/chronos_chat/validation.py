@@ -43,12 +43,15 @@ def check_role(value: object) -> Role:
     raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
 
 
+MAX_COUNT = 10**12  # beyond any real token count or offset; far inside a 64-bit column
+
+
 def check_count(field: str, value: int | None) -> int | None:
-    """None or a non-negative whole number."""
+    """None or a whole number from 0 to ``MAX_COUNT``."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInput(field, "must be a non-negative whole number")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise InvalidInput(field, f"must be a whole number from 0 to {MAX_COUNT:,}")
     return value
 
 

@@ -14,6 +14,7 @@ from chronos_chat.api.deps import Caller, Store, require, visible_message, visib
 from chronos_chat.api.schemas import MessageCreate, Messages, MessageUpdate
 from chronos_chat.models import ChatMessage
 from chronos_chat.sessions import UNSET, now_utc
+from chronos_chat.validation import MAX_COUNT
 
 router = APIRouter(prefix="/api/chat", tags=["messages"])
 
@@ -24,7 +25,7 @@ async def list_messages(
     store: Store,
     caller: Caller,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_COUNT)] = 0,
     role: Annotated[str | None, Query(pattern="^(user|assistant|system)$")] = None,
 ) -> Messages:
     """The session's messages in order."""

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chronos_chat.analytics_models import CreatorAnalytics, UsageDay
 from chronos_chat.costs import CostProjection, Suggestion
 from chronos_chat.models import ChatMessage, VideoReferenceIn
+from chronos_chat.validation import MAX_COUNT
 
 Text = Field(min_length=1, max_length=100_000)
 
@@ -42,16 +43,16 @@ class SessionUpdate(Body):
 class Usage(Body):
     """Token usage in our names, or as the Anthropic and OpenAI SDKs report it."""
 
-    input_tokens: int | None = Field(default=None, ge=0)
-    output_tokens: int | None = Field(default=None, ge=0)
-    cache_read_tokens: int | None = Field(default=None, ge=0)
-    cache_write_tokens: int | None = Field(default=None, ge=0)
-    cache_creation_input_tokens: int | None = Field(default=None, ge=0)
-    cache_read_input_tokens: int | None = Field(default=None, ge=0)
-    prompt_tokens: int | None = Field(default=None, ge=0)
-    completion_tokens: int | None = Field(default=None, ge=0)
-    embedding_tokens: int | None = Field(default=None, ge=0)
-    embedding_queries: int | None = Field(default=None, ge=0)
+    input_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    output_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    cache_read_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    cache_write_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    cache_creation_input_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    cache_read_input_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    prompt_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    completion_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    embedding_tokens: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    embedding_queries: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     embedding_model: str | None = Field(default=None, max_length=200)
 
 
@@ -60,7 +61,7 @@ class MessageCreate(Body):
 
     role: Literal["user", "assistant", "system"]
     content: str = Text
-    token_count: int | None = Field(default=None, ge=0)
+    token_count: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     model: str | None = Field(default=None, max_length=200)
     video_references: list[VideoReferenceIn] = Field(default_factory=list, max_length=50)
     usage: Usage | None = None
