@@ -19,7 +19,7 @@ import functools
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -104,32 +104,31 @@ class Database:
         """Run ``fn(db, ...)`` in a write transaction: committed if it returns, rolled back if it raises."""
         if self._group is not None:
             return await self._group.submit(fn, *args, **kwargs)
-        return await self._run(self._transaction, self._writer, fn, *args, **kwargs)
+        return await self._run(self._executor, self._transaction, self._writer, fn, args, kwargs)
 
     async def read(
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``fn(db, ...)`` in a read transaction: one consistent snapshot, never committed."""
-        return await self._run(self._snapshot, self._reader, fn, *args, **kwargs)
+        return await self._run(self._executor, self._snapshot, self._reader, fn, args, kwargs)
 
     async def report(
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Like ``read``, for a long read (analytics, search, reports): in threads of its own."""
-        call = functools.partial(self._snapshot, self._reader, fn, args, kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._reports, call)
+        return await self._run(self._reports, self._snapshot, self._reader, fn, args, kwargs)
 
+    @staticmethod
     async def _run(
-        self,
+        executor: Executor,
         how: Callable[..., T],
         engine: Engine,
         fn: Callable[..., Any],
-        *args: Any,
-        **kwargs: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> T:
-        loop = asyncio.get_running_loop()
         call = functools.partial(how, engine, fn, args, kwargs)
-        return await loop.run_in_executor(self._executor, call)
+        return await asyncio.get_running_loop().run_in_executor(executor, call)
 
     @staticmethod
     def _transaction(
