@@ -1,0 +1,94 @@
+"""Student and topic rollups keyed by day before student or keyword.
+
+A rolling month read every day the creator ever had from these two (keyed by student or keyword
+first, then day) to keep the month's quarter of them: 21,068 rows of the biggest creator's
+students at 1M messages for 2,416 in the month. With the day after the creator, a period reads
+only its own days; grouping by student or keyword sorts or hashes instead, which cost nothing
+measurable over everything (SQLite: students of a month 7.0 -> 4.8 ms, topics 4.6 -> 2.3 ms).
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-11-24
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+from chronos_chat import rollups
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+ID = sa.String(128)
+AT = sa.DateTime(timezone=True)
+# Each table: its columns, counters, and its key before and after this revision.
+TABLES: dict[str, tuple[list[tuple[str, Any]], list[str], list[str], list[str]]] = {
+    "rollup_student_days": (
+        [("creator_id", ID), ("student_id", ID), ("day_at", AT)],
+        ["messages", "user_messages"],
+        ["creator_id", "student_id", "day_at"],
+        ["creator_id", "day_at", "student_id"],
+    ),
+    "rollup_topics": (
+        [
+            ("creator_id", ID),
+            ("keyword", sa.String(100)),
+            ("label", sa.String(100)),
+            ("day_at", AT),
+        ],
+        ["mentions"],
+        ["creator_id", "keyword", "label", "day_at"],
+        ["creator_id", "day_at", "keyword", "label"],
+    ),
+}
+
+
+def upgrade() -> None:
+    _rekey(day_first=True)
+
+
+def downgrade() -> None:
+    _rekey(day_first=False)
+
+
+def _rekey(*, day_first: bool) -> None:
+    bind = op.get_bind()
+    sqlite = bind.dialect.name == "sqlite"
+    if sqlite:  # the triggers name these tables: off while they are rebuilt
+        rollups.uninstall(bind)
+    for name, (keys, counters, before, after) in TABLES.items():
+        key = after if day_first else before
+        if sqlite:
+            _copy_table(name, keys, counters, key)
+        else:
+            op.execute(
+                f"ALTER TABLE {name} DROP CONSTRAINT pk_{name}, ADD CONSTRAINT pk_{name} "
+                f"PRIMARY KEY ({', '.join(key)}) INCLUDE ({', '.join(counters)})"
+            )
+    if sqlite:
+        rollups.install(bind)
+
+
+def _copy_table(
+    name: str, keys: list[tuple[str, Any]], counters: list[str], key: list[str]
+) -> None:
+    """SQLite cannot change a key in place: move the rows into a table keyed by ``key``."""
+    columns = [
+        *(sa.Column(k, t, nullable=False) for k, t in keys),
+        *(sa.Column(c, sa.BigInteger(), nullable=False, server_default="0") for c in counters),
+    ]
+    names = ", ".join(c.name for c in columns)
+    op.create_table(
+        f"{name}_new",
+        *columns,
+        sa.PrimaryKeyConstraint(*key, name=f"pk_{name}"),
+        sqlite_with_rowid=False,
+    )
+    op.execute(f"INSERT INTO {name}_new ({names}) SELECT {names} FROM {name}")
+    op.drop_table(name)
+    op.rename_table(f"{name}_new", name)
