@@ -74,6 +74,7 @@ HAND_WRITTEN = [
     "SELECT keyword, count(*) FROM message_keywords WHERE creator_id = :c AND created_at >= :since"
     " GROUP BY keyword ORDER BY 2 DESC LIMIT 20",
 ]
+ROUNDS = 3
 HOURS = {
     "sqlite": "SELECT strftime('%H', created_at), count(*) FROM chat_messages WHERE creator_id = :c"
     " AND created_at >= :since GROUP BY 1",
@@ -102,17 +103,23 @@ async def bench(backend: str, workload: Workload) -> list[str]:
         ):
             for period in ("month", "all"):
                 since = now - timedelta(days=30) if period == "month" else None
-                ours = await timed(
-                    lambda c=creator, p=period: store.get_creator_chat_analytics(c, p), repeat=15
-                )
-                theirs = await timed(
-                    lambda c=creator, s=since: store.database.read(original, c, s),
-                    repeat=1,
-                    warmup=0,
-                )
-                sql = await timed(
-                    lambda c=creator, s=since: store.database.read(hand_written, c, s), repeat=3
-                )
+                # Interleaved rounds: this machine's speed drifts over seconds, and a ratio is
+                # only fair when both sides ran under the same conditions.
+                ours, theirs, sql = [], [], []
+                for _ in range(ROUNDS):
+                    ours += await timed(
+                        lambda c=creator, p=period: store.get_creator_chat_analytics(c, p), repeat=5
+                    )
+                    theirs += await timed(
+                        lambda c=creator, s=since: store.database.read(original, c, s),
+                        repeat=1,
+                        warmup=0,
+                    )
+                    sql += await timed(
+                        lambda c=creator, s=since: store.database.read(hand_written, c, s),
+                        repeat=1,
+                        warmup=0,
+                    )
                 rows.append(
                     f"| {backend} | {workload.messages:,} | {who} | {period} | {ms(ours)} | {ms(theirs)} "
                     f"| {statistics.median(theirs) / statistics.median(ours):.1f}x | {ms(sql)} "

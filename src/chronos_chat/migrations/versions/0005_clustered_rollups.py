@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from chronos_chat import rollups
+from chronos_chat.migrations.rebuild import copy_table, rollup_columns
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -95,14 +96,7 @@ def _rebuild(*, clustered: bool) -> None:
     for name, (keys, counters, old) in TABLES.items():
         order = [k for k, _ in keys] if clustered else old.get("before", [k for k, _ in keys])
         if bind.dialect.name == "sqlite":
-            columns = [
-                *(sa.Column(k, t, nullable=False) for k, t in keys),
-                *(
-                    sa.Column(c, sa.BigInteger(), nullable=False, server_default="0")
-                    for c in counters
-                ),
-            ]
-            _copy_table(name, columns, order, clustered)
+            copy_table(name, rollup_columns(keys, counters), order, clustered=clustered)
         elif "before" in old:
             op.drop_constraint(f"pk_{name}", name, type_="primary")
             op.create_primary_key(f"pk_{name}", name, order)
@@ -111,19 +105,5 @@ def _rebuild(*, clustered: bool) -> None:
             *(sa.Column(k, t, nullable=False) for k, t in TITLES),
             sa.Column("title", sa.Text(), nullable=False),
         ]
-        _copy_table("video_titles", titles, [k for k, _ in TITLES], clustered)
+        copy_table("video_titles", titles, [k for k, _ in TITLES], clustered=clustered)
     rollups.install(bind)
-
-
-def _copy_table(name: str, columns: list[sa.Column[Any]], key: list[str], clustered: bool) -> None:
-    """SQLite: build ``name`` afresh with primary key ``key`` and move its rows over."""
-    names = ", ".join(c.name for c in columns)
-    op.create_table(
-        f"{name}_new",
-        *columns,
-        sa.PrimaryKeyConstraint(*key, name=f"pk_{name}"),
-        sqlite_with_rowid=not clustered,
-    )
-    op.execute(f"INSERT INTO {name}_new ({names}) SELECT {names} FROM {name}")
-    op.drop_table(name)
-    op.rename_table(f"{name}_new", name)

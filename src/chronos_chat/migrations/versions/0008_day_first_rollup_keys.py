@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from chronos_chat import rollups
+from chronos_chat.migrations.rebuild import copy_table, rollup_columns
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -64,7 +65,7 @@ def _rekey(*, day_first: bool) -> None:
     for name, (keys, counters, before, after) in TABLES.items():
         key = after if day_first else before
         if sqlite:
-            _copy_table(name, keys, counters, key)
+            copy_table(name, rollup_columns(keys, counters), key)
         else:
             op.execute(
                 f"ALTER TABLE {name} DROP CONSTRAINT pk_{name}, ADD CONSTRAINT pk_{name} "
@@ -72,23 +73,3 @@ def _rekey(*, day_first: bool) -> None:
             )
     if sqlite:
         rollups.install(bind)
-
-
-def _copy_table(
-    name: str, keys: list[tuple[str, Any]], counters: list[str], key: list[str]
-) -> None:
-    """SQLite cannot change a key in place: move the rows into a table keyed by ``key``."""
-    columns = [
-        *(sa.Column(k, t, nullable=False) for k, t in keys),
-        *(sa.Column(c, sa.BigInteger(), nullable=False, server_default="0") for c in counters),
-    ]
-    names = ", ".join(c.name for c in columns)
-    op.create_table(
-        f"{name}_new",
-        *columns,
-        sa.PrimaryKeyConstraint(*key, name=f"pk_{name}"),
-        sqlite_with_rowid=False,
-    )
-    op.execute(f"INSERT INTO {name}_new ({names}) SELECT {names} FROM {name}")
-    op.drop_table(name)
-    op.rename_table(f"{name}_new", name)
