@@ -232,7 +232,8 @@ async def _tour(database_url: str) -> str:
             return "creator-001"
         student = busiest.data[0].student_id
         page = await store.list_sessions(student_id=student, limit=5)
-        table = Table(title=f"{student}: {page.total} sessions (newest 5)")
+        shown = "" if page.total <= len(page.data) else f", newest {len(page.data)} shown"
+        table = Table(title=f"{student}: {page.total} sessions{shown}")
         for column in ("title", "messages", "last message", "preview"):
             table.add_column(column)
         for item in page.data:
