@@ -19,8 +19,10 @@ from chronos_chat.models import ChatMessage, ChatSession
 from chronos_chat.store import ChatStore
 
 
-def get_store(request: Request) -> ChatStore:
+async def get_store(request: Request) -> ChatStore:
     """The application's store."""
+    # async on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, a thread
+    # hop per request for one attribute read.
     store: ChatStore = request.app.state.store
     return store
 
