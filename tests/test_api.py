@@ -636,6 +636,29 @@ async def test_rate_limit_is_shared_through_redis(store: ChatStore) -> None:
     assert statuses == [200, 200, 200, 429]  # two processes, one limit
 
 
+async def test_requests_go_through_when_redis_is_unreachable(
+    store: ChatStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The limit protects the service; losing Redis must not take every route down with it.
+    settings = Settings(
+        jwt_secret=SECRET, rate_limit_per_minute=1, redis_url="redis://127.0.0.1:9/0"
+    )
+    app = create_app(store, settings)
+    caller = bearer("student", f"no-redis-{uuid.uuid4().hex}")
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            statuses = [
+                (await client.get("/api/chat/sessions", headers=caller)).status_code
+                for _ in range(5)
+            ]
+    finally:
+        await app.state.rate_limiter.close()
+    assert statuses == [200] * 5
+    warnings = [r for r in caplog.records if "Redis unreachable" in r.getMessage()]
+    assert 1 <= len(warnings) <= 2  # once a minute (a minute may turn), not once a request
+
+
 async def test_readyz_is_503_when_the_database_is_unreachable() -> None:
     unreachable = ChatStore("postgresql://postgres@127.0.0.1:9/nowhere", auto_migrate=False)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import OrderedDict
 from typing import Protocol
@@ -13,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chronos_chat.api.errors import RateLimited, error_body
 
 WINDOW_SECONDS = 60
+logger = logging.getLogger("chronos_chat.api")
 
 
 class BodyLimit:
@@ -96,22 +98,36 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    """For many processes: counts in Redis, one key per token and minute, expiring with it."""
+    """For many processes: counts in Redis, one key per token and minute, expiring with it.
 
-    def __init__(self, url: str, per_minute: int) -> None:
+    If Redis cannot be reached the request goes through (logged once a minute): the limit
+    protects the service, and losing Redis should not take the whole API down with it.
+    """
+
+    def __init__(self, url: str, per_minute: int, timeout: float = 0.5) -> None:
         from redis.asyncio import Redis
 
         self.per_minute = per_minute
-        self.redis = Redis.from_url(url)
+        self.redis = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._warned_window = -1
 
     async def hit(self, key: str) -> None:
         """Count one request; raises RateLimited past the limit."""
+        from redis.exceptions import RedisError
+
         now = time.time()
-        name = f"chronos:rate:{key}:{int(now // WINDOW_SECONDS)}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
-            pipe.expire(name, WINDOW_SECONDS + 5)
-            count, _ = await pipe.execute()
+        window = int(now // WINDOW_SECONDS)
+        name = f"chronos:rate:{key}:{window}"
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                pipe.expire(name, WINDOW_SECONDS + 5)
+                count, _ = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            if window != self._warned_window:
+                self._warned_window = window
+                logger.warning("rate limit not applied: Redis unreachable (%r)", exc)
+            return
         if count > self.per_minute:
             raise RateLimited(int(WINDOW_SECONDS - now % WINDOW_SECONDS) + 1)
 
