@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 
+import psycopg
 import pytest
 import sqlalchemy
 from alembic import command
@@ -187,3 +189,31 @@ async def test_primary_keys_run_in_the_order_schema_declares(store: ChatStore) -
 def _primary_keys(db: Connection, tables: list[str]) -> dict[str, list[str]]:
     inspector = inspect(db)
     return {name: inspector.get_pk_constraint(name)["constrained_columns"] for name in tables}
+
+
+async def test_calls_survive_the_server_dropping_pooled_connections(postgres_url: str) -> None:
+    # A PostgreSQL restart or failover kills every pooled connection; the next read and the
+    # next write must get fresh ones rather than fail (nothing had committed on the dead ones).
+    name = f"chronos-{uuid.uuid4().hex[:8]}"
+    store = ChatStore(postgres_url, connect_args={"application_name": name})
+    async with store:
+        session = await store.create_session(student_id="s", creator_id="c")
+        await store.create_message(session_id=session.id, role="user", content="before")
+        for call in ("read", "write"):
+            _terminate(postgres_url, name)
+            if call == "read":
+                assert (await store.get_session(session.id)).message_count == 1
+            else:
+                await store.create_message(session_id=session.id, role="user", content="after")
+        messages = await store.get_messages(session.id)
+        assert [m.content for m in messages] == ["before", "after"]  # once each
+
+
+def _terminate(url: str, application_name: str) -> None:
+    with psycopg.connect(url, autocommit=True) as db:
+        killed = db.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = %s",
+            (application_name,),
+        ).fetchone()
+    assert killed is not None and killed[0] > 0

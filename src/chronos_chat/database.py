@@ -30,6 +30,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import DBAPIError
 
 from chronos_chat.dialects import SqliteSynchronous, create_engine, resolve_url
 from chronos_chat.errors import InvalidInput
@@ -134,15 +135,13 @@ class Database:
     def _transaction(
         engine: Engine, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> T:
-        with engine.begin() as db:
-            return fn(db, *args, **kwargs)
+        return _once_more_if_stale(_in_transaction, engine, fn, args, kwargs)
 
     @staticmethod
     def _snapshot(
         engine: Engine, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> T:
-        with engine.connect() as db:
-            return fn(db, *args, **kwargs)
+        return _once_more_if_stale(_in_snapshot, engine, fn, args, kwargs)
 
     async def migrate(self, revision: str = "head") -> None:
         """Bring the schema up to ``revision`` with the shipped Alembic migrations."""
@@ -160,6 +159,64 @@ class Database:
         await loop.run_in_executor(self._executor, self.engine.dispose)
         self._executor.shutdown(wait=False)
         self._reports.shutdown(wait=False)
+
+
+class _Stale(Exception):
+    """The pooled connection had died (server restart, failover) before anything committed."""
+
+    def __init__(self, error: DBAPIError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+Call = Callable[[Engine, Callable[..., T], tuple[Any, ...], dict[str, Any]], T]
+
+
+def _once_more_if_stale(
+    how: Call[T],
+    engine: Engine,
+    fn: Callable[..., T],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> T:
+    # SQLAlchemy empties the pool when it sees a dead connection, so a second attempt gets a
+    # fresh one; pinging on every checkout would cost a round trip on every call instead.
+    try:
+        return how(engine, fn, args, kwargs)
+    except _Stale:
+        pass
+    try:
+        return how(engine, fn, args, kwargs)
+    except _Stale as again:
+        raise again.error from None
+
+
+def _in_transaction(
+    engine: Engine, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> T:
+    with engine.connect() as db:
+        transaction = db.begin()
+        try:
+            result = fn(db, *args, **kwargs)
+        except DBAPIError as exc:
+            # A connection lost before COMMIT was sent cannot have committed: safe to redo.
+            if exc.connection_invalidated:
+                raise _Stale(exc) from exc
+            raise
+        transaction.commit()  # a connection lost here is an error: the commit may have landed
+        return result
+
+
+def _in_snapshot(
+    engine: Engine, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> T:
+    with engine.connect() as db:
+        try:
+            return fn(db, *args, **kwargs)
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise _Stale(exc) from exc
+            raise
 
 
 @dataclass(slots=True)
