@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import uuid
@@ -200,6 +201,8 @@ async def test_calls_survive_the_server_dropping_pooled_connections(postgres_url
         session = await store.create_session(student_id="s", creator_id="c")
         await store.create_message(session_id=session.id, role="user", content="before")
         for call in ("read", "write"):
+            # Several calls at once, so the pool holds several connections to lose.
+            await asyncio.gather(*(store.get_session(session.id) for _ in range(8)))
             _terminate(postgres_url, name)
             if call == "read":
                 assert (await store.get_session(session.id)).message_count == 1
