@@ -672,6 +672,20 @@ async def test_readyz_is_503_when_the_database_is_unreachable() -> None:
         await unreachable.close()
 
 
+async def test_routes_answer_503_while_the_database_is_unreachable() -> None:
+    unreachable = ChatStore("postgresql://postgres@127.0.0.1:9/nowhere", auto_migrate=False)
+    try:
+        async with await client_for(unreachable) as http:
+            response = await http.get("/api/chat/sessions", headers=bearer("student", "s1"))
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "1"
+        body = response.json()
+        assert body["error"] == "database_unavailable"
+        assert body["request_id"] == response.headers["X-Request-ID"]
+    finally:
+        await unreachable.close()
+
+
 async def test_message_and_its_stored_response_commit_together(
     store: ChatStore, sessions: dict[str, ChatSession]
 ) -> None:

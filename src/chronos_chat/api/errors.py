@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chronos_chat.api.auth import Unauthenticated
@@ -84,6 +85,21 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     )
 
 
+async def _unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+    # Unreachable, restarting, or busy past its timeout: the client can retry, the code is fine.
+    request_id = getattr(request.state, "request_id", "-")
+    logger.warning("database unavailable in request %s: %s", request_id, exc.orig)
+    return JSONResponse(
+        error_body(
+            "database_unavailable",
+            "the database is unavailable or busy; retry shortly",
+            request_id=request_id,
+        ),
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", "-")
     logger.error("unexpected error in request %s: %r", request_id, exc, exc_info=exc)
@@ -101,4 +117,5 @@ def install(app: FastAPI) -> None:
         app.add_exception_handler(cls, _known)
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
