@@ -36,6 +36,7 @@ from chronos_chat.costs import (
 from chronos_chat.errors import (
     ChronosError,
     Conflict,
+    DatabaseUnavailable,
     IdempotencyConflict,
     InvalidInput,
     MessageNotFound,
@@ -73,6 +74,7 @@ __all__ = [
     "CostProjection",
     "CostSummary",
     "CreatorAnalytics",
+    "DatabaseUnavailable",
     "Engagement",
     "HourCount",
     "IdempotencyConflict",

@@ -18,7 +18,7 @@ import contextlib
 import functools
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -30,10 +30,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import URL, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from chronos_chat.dialects import SqliteSynchronous, create_engine, resolve_url
-from chronos_chat.errors import InvalidInput
+from chronos_chat.errors import DatabaseUnavailable, InvalidInput
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -104,7 +104,7 @@ class Database:
     ) -> T:
         """Run ``fn(db, ...)`` in a write transaction: committed if it returns, rolled back if it raises."""
         if self._group is not None:
-            return await self._group.submit(fn, *args, **kwargs)
+            return await _reachable(self._group.submit(fn, *args, **kwargs))
         return await self._run(self._executor, self._transaction, self._writer, fn, args, kwargs)
 
     async def read(
@@ -129,7 +129,7 @@ class Database:
         kwargs: dict[str, Any],
     ) -> T:
         call = functools.partial(how, engine, fn, args, kwargs)
-        return await asyncio.get_running_loop().run_in_executor(executor, call)
+        return await _reachable(asyncio.get_running_loop().run_in_executor(executor, call))
 
     @staticmethod
     def _transaction(
@@ -159,6 +159,14 @@ class Database:
         await loop.run_in_executor(self._executor, self.engine.dispose)
         self._executor.shutdown(wait=False)
         self._reports.shutdown(wait=False)
+
+
+async def _reachable(call: Awaitable[T]) -> T:
+    """``call``'s result; the driver's connection and lock errors as ``DatabaseUnavailable``."""
+    try:
+        return await call
+    except OperationalError as exc:
+        raise DatabaseUnavailable(f"database unavailable: {exc.orig}") from exc
 
 
 class _Stale(Exception):

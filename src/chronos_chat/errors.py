@@ -9,7 +9,8 @@ Every error is a ``ChronosError``; catch that to catch them all::
     ├── Conflict
     │   └── IdempotencyConflict
     ├── InvalidInput          (also a ValueError)
-    └── UnknownModel          (also a LookupError)
+    ├── UnknownModel          (also a LookupError)
+    └── DatabaseUnavailable   (unreachable, or busy past its timeout: retry later)
 
 The core knows nothing of HTTP; the API layer maps each class to a status in one table.
 """
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 __all__ = [
     "ChronosError",
     "Conflict",
+    "DatabaseUnavailable",
     "IdempotencyConflict",
     "InvalidInput",
     "MessageNotFound",
@@ -79,3 +81,11 @@ class UnknownModel(ChronosError, LookupError):
         super().__init__(f"unknown model {model!r}{hint}")
         self.model = model
         self.suggestions = list(suggestions)
+
+
+class DatabaseUnavailable(ChronosError):
+    """The database cannot be reached, or stayed busy past its timeout; nothing was written.
+
+    Raised instead of the driver's error so callers catch one family; the original is its
+    ``__cause__``. Retrying later is the remedy.
+    """

@@ -12,13 +12,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chronos_chat.api.auth import Unauthenticated
 from chronos_chat.errors import (
     ChronosError,
     Conflict,
+    DatabaseUnavailable,
     IdempotencyConflict,
     InvalidInput,
     NotFound,
@@ -50,6 +50,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (UnknownModel, 422, "unknown_model"),
     (InvalidInput, 422, "invalid_input"),
     (RateLimited, 429, "rate_limited"),
+    (DatabaseUnavailable, 503, "database_unavailable"),
 ]
 
 
@@ -64,7 +65,16 @@ async def _known(request: Request, exc: Exception) -> JSONResponse:
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
     if isinstance(exc, Unauthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
-    return JSONResponse(error_body(code, str(exc), **extra), status_code=status, headers=headers)
+    message = str(exc)
+    if isinstance(exc, DatabaseUnavailable):
+        # The driver's words (hosts, ports) go to the log, not to the client.
+        extra["request_id"] = getattr(request.state, "request_id", "-")
+        logger.warning("request %s: %s", extra["request_id"], exc)
+        message, headers = (
+            "the database is unavailable or busy; retry shortly",
+            {"Retry-After": "1"},
+        )
+    return JSONResponse(error_body(code, message, **extra), status_code=status, headers=headers)
 
 
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -85,21 +95,6 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     )
 
 
-async def _unavailable(request: Request, exc: OperationalError) -> JSONResponse:
-    # Unreachable, restarting, or busy past its timeout: the client can retry, the code is fine.
-    request_id = getattr(request.state, "request_id", "-")
-    logger.warning("database unavailable in request %s: %s", request_id, exc.orig)
-    return JSONResponse(
-        error_body(
-            "database_unavailable",
-            "the database is unavailable or busy; retry shortly",
-            request_id=request_id,
-        ),
-        status_code=503,
-        headers={"Retry-After": "1"},
-    )
-
-
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", "-")
     logger.error("unexpected error in request %s: %r", request_id, exc, exc_info=exc)
@@ -117,5 +112,4 @@ def install(app: FastAPI) -> None:
         app.add_exception_handler(cls, _known)
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
-    app.add_exception_handler(OperationalError, _unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
