@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from chronos_chat.cli import app
@@ -139,6 +140,19 @@ def test_serve_refuses_without_secret() -> None:
     result = runner.invoke(app, ["serve"], env={"CHRONOS_JWT_SECRET": ""})
     assert result.exit_code == 1
     assert "CHRONOS_JWT_SECRET" in result.output
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["serve", "--port", "8957"]])
+def test_an_unreachable_database_is_one_line_not_a_traceback(command: list[str]) -> None:
+    nowhere = "postgresql://postgres@127.0.0.1:9/nowhere"
+    result = runner.invoke(
+        app,
+        [*command, "--database-url", nowhere],
+        env={"CHRONOS_JWT_SECRET": "s" * 32, "COLUMNS": "200"},
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("error: database unavailable")
+    assert "Traceback" not in result.output
 
 
 def test_export_prints_markdown(tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ import asyncio
 import json
 import os
 import uuid
+from collections.abc import Coroutine
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -31,6 +32,7 @@ app = typer.Typer(
 pricing_app = typer.Typer(help="The price catalog: show it, estimate with it, extend it.")
 app.add_typer(pricing_app, name="pricing")
 console = Console()
+T = TypeVar("T")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -47,6 +49,14 @@ def _fail(exc: ChronosError) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run library calls; their errors (bad input, no database) end the command with a line."""
+    try:
+        return asyncio.run(coroutine)
+    except ChronosError as exc:
+        raise _fail(exc) from exc
+
+
 @app.command()
 def migrate(database_url: DatabaseUrl = None) -> None:
     """Apply the database migrations (what opening a ChatStore does by default)."""
@@ -55,7 +65,7 @@ def migrate(database_url: DatabaseUrl = None) -> None:
         async with ChatStore(database_url) as store:
             return await store.database.current_revision()
 
-    revision = asyncio.run(run())
+    revision = _run(run())
     console.print(f"database at revision [bold]{revision}[/bold]")
 
 
@@ -170,17 +180,17 @@ def demo(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
     """Fill a database with a realistic demo, serve the API and print where to look."""
-    existing = asyncio.run(_session_total(database_url))
+    existing = _run(_session_total(database_url))
     if existing and not fresh:
         console.print(
             f"using the {existing:,} demo sessions already in {database_url} (--fresh for new ones)"
         )
     else:
         if existing:
-            asyncio.run(_wipe(database_url))
-        count = asyncio.run(_seed(database_url, messages, students, creators, days))
+            _run(_wipe(database_url))
+        count = _run(_seed(database_url, messages, students, creators, days))
         console.print(f"[green]demo ready:[/green] {count:,} messages in {database_url}")
-    creator = asyncio.run(_tour(database_url))
+    creator = _run(_tour(database_url))
     if serve_api:
         _serve_demo(database_url, creator, host, port)
 
@@ -310,7 +320,13 @@ def serve(
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from exc
+    _run(_open(settings.database_url))  # a missing database is one line here, not a traceback
     uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+async def _open(database_url: str | None) -> None:
+    async with ChatStore(database_url):
+        pass
 
 
 @app.command()
