@@ -177,11 +177,11 @@ class _Stale(Exception):
         self.error = error
 
 
-Call = Callable[[Engine, Callable[..., T], tuple[Any, ...], dict[str, Any]], T]
+_Attempt = Callable[[Engine, Callable[..., T], tuple[Any, ...], dict[str, Any]], T]
 
 
 def _once_more_if_stale(
-    how: Call[T],
+    how: _Attempt[T],
     engine: Engine,
     fn: Callable[..., T],
     args: tuple[Any, ...],

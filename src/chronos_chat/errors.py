@@ -84,8 +84,9 @@ class UnknownModel(ChronosError, LookupError):
 
 
 class DatabaseUnavailable(ChronosError):
-    """The database cannot be reached, or stayed busy past its timeout; nothing was written.
+    """The database cannot be reached, or stayed busy past its timeout: retry later.
 
     Raised instead of the driver's error so callers catch one family; the original is its
-    ``__cause__``. Retrying later is the remedy.
+    ``__cause__``. Nothing was written, except when a PostgreSQL connection died during COMMIT
+    itself: that commit may have landed, so retry writes with an ``idempotency_key``.
     """
