@@ -30,9 +30,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import URL, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
-from chronos_chat.dialects import SqliteSynchronous, create_engine, resolve_url
+from chronos_chat.dialects import SqliteSynchronous, create_engine, is_unavailable, resolve_url
 from chronos_chat.errors import DatabaseUnavailable, InvalidInput
 
 P = ParamSpec("P")
@@ -165,8 +165,10 @@ async def _reachable(call: Awaitable[T]) -> T:
     """``call``'s result; the driver's connection and lock errors as ``DatabaseUnavailable``."""
     try:
         return await call
-    except OperationalError as exc:
-        raise DatabaseUnavailable(f"database unavailable: {exc.orig}") from exc
+    except DBAPIError as exc:
+        if is_unavailable(exc):
+            raise DatabaseUnavailable(f"database unavailable: {exc.orig}") from exc
+        raise
 
 
 class _Stale(Exception):

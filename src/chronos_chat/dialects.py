@@ -37,6 +37,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
 
 from chronos_chat.errors import InvalidInput
@@ -124,6 +125,33 @@ def _configure_sqlite(engine: Engine, synchronous: SqliteSynchronous) -> None:
         # get-or-create) can never interleave with another writer.
         mode = "IMMEDIATE" if conn.get_execution_options().get("chronos_write") else "DEFERRED"
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+# SQLite result codes and PostgreSQL SQLSTATE classes that mean "the database cannot serve
+# this now" (no connection, busy, locked, out of resources, shutting down, deadlock) rather
+# than a mistake in the statement.
+_SQLITE_UNAVAILABLE = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_CANTOPEN",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+)
+_POSTGRES_UNAVAILABLE = ("08", "40", "53", "55P03", "57")
+
+
+def is_unavailable(error: DBAPIError) -> bool:
+    """Whether ``error`` says the database is unreachable or busy, not that the SQL is wrong."""
+    if error.connection_invalidated:
+        return True
+    orig = error.orig
+    name = getattr(orig, "sqlite_errorname", None)
+    if name is not None:
+        return str(name).startswith(_SQLITE_UNAVAILABLE)
+    if hasattr(orig, "sqlstate"):  # psycopg: no SQLSTATE when no server ever answered
+        state = getattr(orig, "sqlstate", None)
+        return state is None or str(state).startswith(_POSTGRES_UNAVAILABLE)
+    return False
 
 
 def is_sqlite(db: Connection) -> bool:
