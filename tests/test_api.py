@@ -110,8 +110,17 @@ def test_a_token_stops_working_when_it_expires(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_app_refuses_to_start_without_secret(store: ChatStore) -> None:
-    with pytest.raises(ValueError, match="CHRONOS_JWT_SECRET"):
+    with pytest.raises(ValueError, match="CHRONOS_JWT_SECRET is not set"):
         create_app(store, Settings(jwt_secret=""))
+
+
+def test_app_refuses_a_secret_short_enough_to_guess(store: ChatStore) -> None:
+    # HS256 with a short key can be brute-forced offline from any one token.
+    with pytest.raises(ValueError, match="too short"):
+        create_app(store, Settings(jwt_secret="s" * 31))
+    with pytest.raises(ValueError, match="too short"):
+        issue_token("secret", role="service", sub="x")
+    create_app(store, Settings(jwt_secret="s" * 32))
 
 
 def test_no_route_waits_for_the_thread_pool(store: ChatStore) -> None:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chronos_chat import __version__
 from chronos_chat.api import errors, messages, reports, sessions
+from chronos_chat.api.auth import check_secret
 from chronos_chat.api.limits import BodyLimit, MemoryRateLimiter, RedisRateLimiter
 from chronos_chat.api.schemas import Health
 from chronos_chat.api.settings import Settings
@@ -51,11 +52,11 @@ def create_app(store: ChatStore | None = None, settings: Settings | None = None)
     """The service over ``store`` (by default one on ``CHRONOS_DATABASE_URL``, opened and
     closed with the app).
 
-    Raises ValueError without a JWT secret: the service never runs unauthenticated.
+    Raises ValueError without a JWT secret of at least 32 bytes: the service never runs
+    unauthenticated, nor with a key short enough to guess.
     """
     settings = settings or Settings()
-    if not settings.jwt_secret:
-        raise ValueError("CHRONOS_JWT_SECRET is not set: refusing to serve without authentication")
+    check_secret(settings.jwt_secret)
     owns_store = store is None  # a store handed in is opened and closed by whoever made it
     store = store or ChatStore(settings.database_url)
     metrics = Metrics()

@@ -13,6 +13,7 @@ import jwt
 Role = Literal["student", "creator", "service"]
 ROLES: tuple[Role, ...] = ("student", "creator", "service")
 ALGORITHM = "HS256"
+MIN_SECRET_BYTES = 32  # RFC 7518 3.2: an HS256 key at least as long as the hash (256 bits)
 
 
 class Unauthenticated(Exception):
@@ -28,10 +29,22 @@ class Principal:
     creator_id: str | None = None
 
 
+def check_secret(secret: str) -> None:
+    """Raise ValueError unless ``secret`` is set and long enough to sign HS256 tokens safely."""
+    if not secret:
+        raise ValueError("CHRONOS_JWT_SECRET is not set: refusing to run without authentication")
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"CHRONOS_JWT_SECRET is too short: HS256 needs at least {MIN_SECRET_BYTES} bytes "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(32))' makes one)"
+        )
+
+
 def issue_token(
     secret: str, *, role: str, sub: str, creator_id: str | None = None, ttl: int = 3600
 ) -> str:
     """A signed token for ``sub`` in ``role``, valid for ``ttl`` seconds."""
+    check_secret(secret)
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if role == "creator" and not creator_id:
