@@ -425,6 +425,10 @@ async def test_health_ready_metrics_docs(client: httpx.AsyncClient) -> None:
     tagged = await client.get("/healthz", headers={"X-Request-ID": "req-7"})
     assert tagged.headers["x-request-id"] == "req-7"
     assert len((await client.get("/healthz")).headers["x-request-id"]) == 32
+    # One that is not a plain token (it would go into the logs as given) is replaced.
+    for odd in (b"x" * 129, b"a b", b"id\xe9", b"<script>"):
+        replaced = await client.get("/healthz", headers={"X-Request-ID": odd})
+        assert len(replaced.headers["x-request-id"]) == 32
     await client.get("/api/chat/sessions", headers=STUDENT)
     metrics = await client.get("/metrics")
     assert (

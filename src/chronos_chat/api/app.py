@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -97,6 +98,9 @@ def _rate_limiter(settings: Settings) -> MemoryRateLimiter | RedisRateLimiter | 
     return MemoryRateLimiter(settings.rate_limit_per_minute)
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
 class Observe:
     """ASGI middleware: a request id on every request and response; request counts and latency.
 
@@ -112,7 +116,9 @@ class Observe:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = Headers(scope=scope).get("x-request-id") or uuid.uuid4().hex
+        given = Headers(scope=scope).get("x-request-id", "")
+        # A client's id is kept for tracing only if it is a plain token: it goes into logs.
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status, start = 500, time.perf_counter()
 
