@@ -3,6 +3,7 @@ limits, idempotency, and who may do what."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 import time
@@ -15,6 +16,7 @@ import httpx
 import jwt
 import pytest
 from fastapi.routing import APIRoute
+from sqlalchemy import Connection, text
 
 from chronos_chat import ChatSession, ChatStore, idempotency
 from chronos_chat.api import Settings, create_app
@@ -717,3 +719,39 @@ async def test_message_and_its_stored_response_commit_together(
         )
     with pytest.raises(idempotency.InFlight):  # nothing was completed by the failed write
         await store.database.write(idempotency.claim, "svc", "k2", "h", now)
+
+
+async def test_idempotency_keys_expire_after_a_day(store: ChatStore) -> None:
+    # As in Stripe's API: a key is kept for a day, then free again, then purged.
+    day = idempotency.KEPT_FOR
+    then = datetime.now(UTC) - 2 * day
+    write = store.database.write
+    assert await write(idempotency.claim, "svc", "old", "h1", then) is None
+    await write(idempotency.complete, "svc", "old", 201, {"id": "first"})
+    assert await write(idempotency.claim, "svc", "recent", "h1", then + day) is None
+    # Within the day the first response replays; a day later the key starts afresh.
+    assert await write(idempotency.claim, "svc", "old", "h1", then + day / 2) is not None
+    assert await write(idempotency.claim, "svc", "old", "h2", then + day) is None
+    with pytest.raises(idempotency.InFlight):  # it is the new request's key now
+        await write(idempotency.claim, "svc", "old", "h2", then + day)
+    # Purging two days on removes only what is older than a day.
+    assert await write(idempotency.purge, then + 2 * day + timedelta(seconds=1)) == 2
+    assert await write(idempotency.claim, "svc", "old", "h3", then + 2 * day) is None
+
+
+async def test_the_service_purges_expired_idempotency_keys(store: ChatStore) -> None:
+    long_ago = datetime.now(UTC) - 2 * idempotency.KEPT_FOR
+    await store.database.write(idempotency.claim, "svc", "stale", "h", long_ago)
+    await store.database.write(idempotency.claim, "svc", "fresh", "h", datetime.now(UTC))
+    app = create_app(store, Settings(jwt_secret=SECRET))
+    async with app.router.lifespan_context(app):
+        for _ in range(200):  # the purge runs at start-up, beside the first requests
+            if "stale" not in await store.database.read(_keys):
+                break
+            await asyncio.sleep(0.01)
+        assert await store.database.read(_keys) == ["fresh"]
+
+
+def _keys(db: Connection) -> list[str]:
+    rows = db.execute(text("SELECT key FROM idempotency_keys WHERE scope = 'svc' ORDER BY key"))
+    return [row.key for row in rows]

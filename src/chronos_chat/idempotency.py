@@ -1,6 +1,7 @@
 """Idempotency keys, as in Stripe's API and the IETF draft: the first response to a (caller,
 key) is kept; a retry gets it back and writes nothing; the same key with another request is
-refused; a retry while the first is still running is told to wait."""
+refused; a retry while the first is still running is told to wait. Keys are kept for a day
+(``KEPT_FOR``), as Stripe does: after that a key is free again and ``purge`` removes it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from chronos_chat.schema import idempotency_keys
 K = idempotency_keys.c
 # A request that has not finished after this long has died with its process: take over.
 ABANDONED_AFTER = timedelta(minutes=2)
+# Retries come within minutes; a day bounds the table by a day of keyed requests.
+KEPT_FOR = timedelta(hours=24)
 
 
 class InFlight(Conflict):
@@ -41,6 +44,13 @@ def claim(db: Connection, scope: str, key: str, request_hash: str, now: datetime
     if dialects.insert_if_absent(db, idempotency_keys, values):
         return None
     row = db.execute(select(idempotency_keys).where(K.scope == scope, K.key == key)).one()
+    if now - row.created_at >= KEPT_FOR:  # expired: the key is free again
+        db.execute(
+            update(idempotency_keys)
+            .where(K.scope == scope, K.key == key)
+            .values(request_hash=request_hash, status_code=None, response=None, created_at=now)
+        )
+        return None
     if row.request_hash != request_hash:
         raise IdempotencyConflict(f"idempotency key {key!r} was used with a different request")
     if row.status_code is not None:
@@ -67,3 +77,9 @@ def release(db: Connection, scope: str, key: str) -> None:
     db.execute(
         delete(idempotency_keys).where(K.scope == scope, K.key == key, K.status_code.is_(None))
     )
+
+
+def purge(db: Connection, now: datetime) -> int:
+    """Delete the keys older than ``KEPT_FOR``; how many went."""
+    result = db.execute(delete(idempotency_keys).where(K.created_at < now - KEPT_FOR))
+    return int(result.rowcount)

@@ -197,6 +197,7 @@ idempotency_keys = Table(
     Column("status_code", Integer),  # NULL while the first request is in flight
     Column("response", Json),
     Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_idempotency_keys_created_at", "created_at"),  # purging expired keys
 )
 
 # --- rollups: aggregates kept by triggers (see rollups.py), so analytics read few rows ------
