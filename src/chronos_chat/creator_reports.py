@@ -248,7 +248,7 @@ def _videos(
                 of_creator(R.creator_id), *between(R.created_at, low, high)
             )
 
-        rows = combined(rolled, raw, parts.shape, ("refs",)).c
+        rows = combined(rolled, raw, parts.shape, ("refs",), keys=("video_id",)).c
         refs = func.sum(rows.refs)
         top = (
             select(rows.video_id, refs.label("refs"), func.count().over().label("videos"))
@@ -301,7 +301,7 @@ def _video_sessions(db: Connection, parts: Parts, params: dict[str, Any]) -> dic
                 .group_by(R.video_id)
             )
 
-        rows = combined(rolled, raw, parts.shape, ("sessions",)).c
+        rows = combined(rolled, raw, parts.shape, ("sessions",), keys=("video_id",)).c
         return select(rows.video_id, func.sum(rows.sessions)).group_by(rows.video_id)
 
     rows = run(db, ("video sessions", parts.shape), build, params)
@@ -337,7 +337,7 @@ def _moments(
                 *between(R.created_at, low, high),
             )
 
-        rows = combined(rolled, raw, parts.shape, ("refs",)).c
+        rows = combined(rolled, raw, parts.shape, ("refs",), keys=("video_id", "minute")).c
         refs = func.sum(rows.refs)
         rank = func.row_number().over(
             partition_by=rows.video_id, order_by=(refs.desc(), rows.minute)

@@ -147,11 +147,20 @@ def cut_period(
 Part = Callable[[Any, Any], Select[Any]]  # (low, high) as bound parameters; low may be None
 
 
-def combined(rolled: Part, raw: Part, shape: Shape, counters: tuple[str, ...] = ()) -> Subquery:
+def combined(
+    rolled: Part,
+    raw: Part,
+    shape: Shape,
+    counters: tuple[str, ...] = (),
+    keys: tuple[str, ...] = (),
+) -> Subquery:
     """Rows of whole buckets from a rollup and of the partial ends from the raw table, as one.
 
     An end with sign -1 (``cut_period`` with ``now``) is subtracted: its ``counters`` columns
-    are negated, so sums over the result are the period's.
+    are negated, so sums over the result are the period's. With ``keys``, each part is summed
+    by them first: where a rollup's key starts with them, SQLite then groups it while reading
+    it in key order, instead of sorting every row of the union (cited moments over everything
+    5.2 -> 2.3 ms for a median creator).
     """
     has_rolled, bounded, signs = shape
     selects = []
@@ -162,10 +171,19 @@ def combined(rolled: Part, raw: Part, shape: Shape, counters: tuple[str, ...] = 
                 raise ValueError("only counters can be subtracted")
             part = rows.subquery()
             rows = select(*((-c).label(c.name) if c.name in counters else c for c in part.c))
-        selects.append(rows)
+        selects.append(_summed(rows, keys, counters))
     if has_rolled:
-        selects.append(rolled(bindparam("r_lo") if bounded else None, bindparam("r_hi")))
+        rows = rolled(bindparam("r_lo") if bounded else None, bindparam("r_hi"))
+        selects.append(_summed(rows, keys, counters))
     return selects[0].subquery() if len(selects) == 1 else union_all(*selects).subquery()
+
+
+def _summed(rows: Select[Any], keys: tuple[str, ...], counters: tuple[str, ...]) -> Select[Any]:
+    if not keys:
+        return rows
+    part = rows.subquery().c
+    sums = (func.sum(part[c]).label(c) for c in counters)
+    return select(*(part[k] for k in keys), *sums).group_by(*(part[k] for k in keys))
 
 
 def between(column: Any, low: Any, high: Any) -> list[ColumnElement[bool]]:
