@@ -380,7 +380,7 @@ def _topics(
                 of_creator(K.creator_id), *between(K.created_at, low, high)
             )
 
-        rows = combined(rolled, raw, parts.shape, ("mentions",)).c
+        rows = combined(rolled, raw, parts.shape, ("mentions",), keys=("keyword", "label")).c
         # Net mentions per label first: a label counts only if the period itself holds it.
         labels = (
             select(rows.keyword, rows.label, func.sum(rows.mentions).label("mentions"))

@@ -203,8 +203,8 @@ idempotency_keys = Table(
 # --- rollups: aggregates kept by triggers (see rollups.py), so analytics read few rows ------
 # Quarter-hour buckets serve figures by local hour or day (every zone offset in use today is a
 # whole number of quarter hours); UTC-day buckets serve the wide dimensions (students, videos,
-# topics). Students and topics are keyed by day first, so a period reads only its own days;
-# videos and cited moments by video first, since their readers pick a few videos.
+# topics). Students are keyed by day first, so a period reads only its own days; videos, cited
+# moments and topics by what their readers group by, so each is summed while read in key order.
 # Counters go down on delete and rows at zero stay: readers ignore them. On SQLite they are
 # WITHOUT ROWID tables: the rows are the key, so range reads and upserts touch one B-tree.
 
@@ -261,9 +261,9 @@ rollup_topics = _rollup(
     "rollup_topics",
     [
         _key("creator_id"),
-        _key("day_at", UTCDateTime()),
         _key("keyword", String(100)),
         _key("label", String(100)),
+        _key("day_at", UTCDateTime()),
     ],
     ["mentions"],
 )
