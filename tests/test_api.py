@@ -755,3 +755,13 @@ async def test_the_service_purges_expired_idempotency_keys(store: ChatStore) -> 
 def _keys(db: Connection) -> list[str]:
     rows = db.execute(text("SELECT key FROM idempotency_keys WHERE scope = 'svc' ORDER BY key"))
     return [row.key for row in rows]
+
+
+async def test_an_expired_key_is_taken_over_by_one_request_only(store: ChatStore) -> None:
+    then = datetime.now(UTC) - 2 * idempotency.KEPT_FOR
+    await store.database.write(idempotency.claim, "svc", "k", "h1", then)
+    await store.database.write(idempotency.complete, "svc", "k", 201, {"id": "first"})
+    now = datetime.now(UTC)
+    claims = [store.database.write(idempotency.claim, "svc", "k", "h2", now) for _ in range(4)]
+    results = await asyncio.gather(*claims, return_exceptions=True)
+    assert sorted(type(r).__name__ for r in results) == ["InFlight"] * 3 + ["NoneType"]

@@ -44,23 +44,30 @@ def claim(db: Connection, scope: str, key: str, request_hash: str, now: datetime
     if dialects.insert_if_absent(db, idempotency_keys, values):
         return None
     row = db.execute(select(idempotency_keys).where(K.scope == scope, K.key == key)).one()
+    in_flight = InFlight(f"a request with idempotency key {key!r} is still in progress")
     if now - row.created_at >= KEPT_FOR:  # expired: the key is free again
-        db.execute(
-            update(idempotency_keys)
-            .where(K.scope == scope, K.key == key)
-            .values(request_hash=request_hash, status_code=None, response=None, created_at=now)
-        )
+        if not _take(db, row, values | {"status_code": None, "response": None}):
+            raise in_flight
         return None
     if row.request_hash != request_hash:
         raise IdempotencyConflict(f"idempotency key {key!r} was used with a different request")
     if row.status_code is not None:
         return Replay(row.status_code, row.response)
-    if now - row.created_at < ABANDONED_AFTER:
-        raise InFlight(f"a request with idempotency key {key!r} is still in progress")
-    db.execute(
-        update(idempotency_keys).where(K.scope == scope, K.key == key).values(created_at=now)
-    )
+    if now - row.created_at < ABANDONED_AFTER or not _take(db, row, {"created_at": now}):
+        raise in_flight
     return None
+
+
+def _take(db: Connection, row: Any, values: dict[str, Any]) -> bool:
+    """Take over the key as ``row`` left it; False if another request took it meanwhile."""
+    # Conditional on the row as read: of two requests taking over at once, one wins (on
+    # PostgreSQL the second waits for the first's row lock, then no longer matches).
+    taken = db.execute(
+        update(idempotency_keys)
+        .where(K.scope == row.scope, K.key == row.key, K.created_at == row.created_at)
+        .values(**values)
+    )
+    return int(taken.rowcount) == 1
 
 
 def complete(db: Connection, scope: str, key: str, status_code: int, body: Any) -> None:
