@@ -259,3 +259,14 @@ def test_a_locked_sqlite_database_is_unavailable(tmp_path: Path) -> None:
     waiter.close()
     wrapped = sqlalchemy.exc.OperationalError("INSERT", {}, raised.value)
     assert dialects.is_unavailable(wrapped)
+
+
+async def test_postgresql_connections_run_without_jit(postgres_url: str) -> None:
+    # JIT compiling cost more than it saved on every report measured (docs/scaling.md).
+    async with ChatStore(postgres_url) as store:
+        assert (
+            await store.database.read(lambda db: db.exec_driver_sql("SHOW jit").scalar()) == "off"
+        )
+    options = {"options": "-c jit=on"}
+    async with ChatStore(postgres_url, connect_args=options) as store:  # the caller's own wins
+        assert await store.database.read(lambda db: db.exec_driver_sql("SHOW jit").scalar()) == "on"
