@@ -93,6 +93,10 @@ def _rows(plan: PlannedSession, catalog: Any) -> tuple[dict[str, Any], Rows, Row
                 "idempotency_key": None,
                 "created_at": m.created_at,
                 "edited_at": None,
+                "best_similarity": max(
+                    (r["similarity"] for r in m.references if r["similarity"] is not None),
+                    default=None,
+                ),
             }
         )
         for position, ref in enumerate(m.references):

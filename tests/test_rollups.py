@@ -194,3 +194,13 @@ def test_cut_period_subtracts_the_shorter_side(
     parts = cut_period(since, until, DAY, now=now)
     assert parts.shape[2] == signs
     assert (parts.params["r_lo"], parts.params["r_hi"]) == rolled
+
+
+async def test_the_best_similarity_backfill_keeps_content_gaps(store: ChatStore) -> None:
+    # Migration 0010 fills best_similarity from the references; gaps must read the same.
+    await build(store, seed=11)
+    before = await store.get_content_gaps("creator-1", "all", similarity_below=0.6)
+    assert before  # the history holds weak answers
+    await store.database.write(_migrate, "0009")
+    await store.database.write(_migrate, "head")
+    assert await store.get_content_gaps("creator-1", "all", similarity_below=0.6) == before

@@ -133,7 +133,6 @@ def content_gaps(
     if not 0 <= similarity_below <= 1:
         raise InvalidInput("similarity_below", "must be between 0 and 1")
     question, answer = chat_messages.alias("question"), chat_messages.alias("answer")
-    best = select(func.max(R.similarity)).where(R.message_id == answer.c.id).scalar_subquery()
     weak = (
         select(question.c.id, question.c.content)
         .join(
@@ -145,7 +144,7 @@ def content_gaps(
             question.c.role == "user",
             answer.c.role == "assistant",
             *_between(question.c.created_at, since, until),
-            func.coalesce(best, literal(-1.0)) < similarity_below,
+            func.coalesce(answer.c.best_similarity, literal(-1.0)) < similarity_below,
         )
         .subquery("weak")
     )

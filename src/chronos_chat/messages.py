@@ -289,6 +289,9 @@ def _message_values(
         "metadata": message.metadata,
         "idempotency_key": message.idempotency_key,
         "created_at": at,
+        "best_similarity": max(
+            (r.similarity for r in message.references if r.similarity is not None), default=None
+        ),
     }
 
 

@@ -118,6 +118,9 @@ chat_messages = Table(
     Column("idempotency_key", String(255)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("edited_at", UTCDateTime),
+    # The best similarity among the message's references (NULL without any), written with
+    # them: content gaps read one column of each answer instead of its references.
+    Column("best_similarity", Float),
     UniqueConstraint("session_id", "seq"),
     UniqueConstraint("session_id", "idempotency_key"),
     Index("ix_chat_messages_creator_created", "creator_id", "created_at"),
