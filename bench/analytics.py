@@ -139,6 +139,21 @@ async def bench(backend: str, workload: Workload) -> list[str]:
         rows.append(
             f"| {backend} | {workload.messages:,} | session analytics | | {ms(session)} | | | | |"
         )
+        biggest = workload.biggest_creator
+        for period in ("month", "all"):
+            since = now - timedelta(days=30) if period == "month" else None
+            gaps = await timed(lambda p=period: store.get_content_gaps(biggest, p), repeat=5)
+            spent = await timed(
+                lambda s=since: store.get_cost_summary(creator_id=biggest, since=s), repeat=5
+            )
+            rows.append(
+                f"| {backend} | {workload.messages:,} | content gaps, biggest | {period} "
+                f"| {ms(gaps)} | | | | |"
+            )
+            rows.append(
+                f"| {backend} | {workload.messages:,} | cost summary, biggest | {period} "
+                f"| {ms(spent)} | | | | |"
+            )
         rows.append(
             f"| {backend} | {workload.messages:,} | usage metrics, biggest, 30 days | | {ms(usage)} | | | | |"
         )
