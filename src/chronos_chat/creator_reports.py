@@ -100,11 +100,11 @@ def _session_totals(
     db: Connection, creator_id: str, since: datetime | None, until: datetime
 ) -> tuple[Any, float]:
     """Sessions, their messages and durations (sum and median), students who started them."""
-    duration = dialects.minutes_between(db, S.created_at, S.last_message_at)
     with_messages = S.message_count > 0
     params = period_params(creator_id, since, until)
 
-    def totals() -> Select[Any]:
+    def totals() -> Select[Any]:  # statements are built once: so are their expressions
+        duration = dialects.minutes_between(db, S.created_at, S.last_message_at)
         per = (
             select(
                 func.count().label("n"),
@@ -127,6 +127,7 @@ def _session_totals(
         )
 
     def middle() -> Select[Any]:
+        duration = dialects.minutes_between(db, S.created_at, S.last_message_at)
         return (
             select(duration.label("minutes"))
             .where(*sessions_where(since), with_messages)
