@@ -420,6 +420,32 @@ async def test_analytics_with_usage_and_projection(
     ).status_code == 422
 
 
+async def test_analytics_with_content_gaps(
+    client: httpx.AsyncClient, store: ChatStore, sessions: dict[str, ChatSession]
+) -> None:
+    for own, question in (
+        (sessions["own"], "Can webhooks be retried later?"),
+        (sessions["other"], "What about webhooks?"),
+    ):
+        await store.create_message(session_id=own.id, role="user", content=question)
+        await store.create_message(
+            session_id=own.id,
+            role="assistant",
+            content="a",
+            video_references=[reference("v9", similarity=0.2)],
+        )
+    url = "/api/chat/analytics?period=all&content_gaps=true&similarity_below=0.5"
+    body = (await client.get(url, headers=CREATOR)).json()
+    gaps = {gap["keyword"]: gap for gap in body["content_gaps"]}
+    assert gaps["webhooks"]["examples"] == [
+        "Can webhooks be retried later?"
+    ]  # not creator-2's question
+    assert (await client.get("/api/chat/analytics", headers=CREATOR)).json()["content_gaps"] is None
+    too_high = await client.get(url.replace("0.5", "1.5"), headers=CREATOR)
+    assert too_high.status_code == 422
+    assert too_high.json()["field"] == "similarity_below"
+
+
 async def test_health_ready_metrics_docs(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     assert (await client.get("/readyz")).json() == {"status": "ready"}

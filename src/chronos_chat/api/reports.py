@@ -27,9 +27,12 @@ async def creator_analytics(
     tz: Annotated[str, Query(max_length=64)] = "UTC",
     usage: bool = False,
     cost_projection: bool = False,
+    content_gaps: bool = False,
+    similarity_below: Annotated[float, Query(ge=0, le=1)] = 0.5,
 ) -> AnalyticsResponse:
     """A creator's analytics; with ``usage`` the last 30 days day by day, with
-    ``cost_projection`` the month's projection and ways to spend less."""
+    ``cost_projection`` the month's projection and ways to spend less (from the last 30 days'
+    spend), with ``content_gaps`` the period's questions the videos did not answer."""
     require(caller.role != "student", "students have no analytics")
     if caller.role == "creator":
         require(creator_id in (None, caller.creator_id), "creators see their own analytics only")
@@ -45,8 +48,15 @@ async def creator_analytics(
             creator_id, today - timedelta(days=29), today, tz=tz
         )
     if cost_projection:
+        since = now_utc() - timedelta(days=30)  # the window the projection extrapolates
         result.cost_projection = await store.get_cost_projection(creator_id)
-        result.optimization_suggestions = await store.get_creator_cost_suggestions(creator_id)
+        result.optimization_suggestions = await store.get_creator_cost_suggestions(
+            creator_id, since=since
+        )
+    if content_gaps:
+        result.content_gaps = await store.get_content_gaps(
+            creator_id, period, similarity_below=similarity_below
+        )
     return result
 
 

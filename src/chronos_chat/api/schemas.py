@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chronos_chat.analytics_models import CreatorAnalytics, UsageDay
+from chronos_chat.analytics_models import ContentGap, CreatorAnalytics, UsageDay
 from chronos_chat.costs import CostProjection, Suggestion
 from chronos_chat.models import ChatMessage, VideoReferenceIn
 from chronos_chat.validation import MAX_COUNT
@@ -89,12 +89,13 @@ class Title(BaseModel):
 
 
 class AnalyticsResponse(BaseModel):
-    """Creator analytics, with the daily usage and the projection when asked."""
+    """Creator analytics, with the daily usage, the projection and content gaps when asked."""
 
     analytics: CreatorAnalytics
     usage: list[UsageDay] | None = None
     cost_projection: CostProjection | None = None
     optimization_suggestions: list[Suggestion] | None = None
+    content_gaps: list[ContentGap] | None = None
 
 
 class Health(BaseModel):
