@@ -31,7 +31,7 @@ from chronos_chat.schema import chat_messages, chat_sessions, message_keywords, 
 from chronos_chat.usage import normalize_usage
 
 BATCH_SESSIONS = 500
-GENERATOR_VERSION = 5  # bump when the generator or the schema changes: old loads are not reused
+GENERATOR_VERSION = 6  # bump when the generator or the schema changes: old loads are not reused
 
 
 @dataclass(frozen=True)

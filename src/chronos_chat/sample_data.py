@@ -317,6 +317,9 @@ def _answer(
         second=second,
     )
     cited = [video, *rng.sample(creator.videos, k=rng.randint(0, 4))]
+    # One answer in twelve finds nothing close in the course (the questions content gaps show).
+    # Drawn from its own generator, so the rest of the history stays as it was.
+    scale = 0.5 if random.Random(f"{video.id}|{at.isoformat()}").random() < 1 / 12 else 1.0
     references = [
         {
             "video_id": v.id,
@@ -324,7 +327,8 @@ def _answer(
             "timestamp": float(rng.randint(0, v.minutes * 60 - 1)),
             "chunk_text": f"In this part we look at {v.topic} step by step.",
             "similarity": round(
-                rng.uniform(0.35, 0.97) if v is not video else rng.uniform(0.55, 0.98), 3
+                scale * (rng.uniform(0.35, 0.97) if v is not video else rng.uniform(0.55, 0.98)),
+                3,
             ),
         }
         for v in dict.fromkeys(cited)

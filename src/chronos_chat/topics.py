@@ -38,7 +38,7 @@ STOP_WORDS = frozenset(
     hard pass put remove run running setup simple slow small start
     attempt attempts basic basics beginner beginners bit confused confusing deeper go going
     lost missing move moves project school sorry started stuck summarize summary together
-    watch watched worth starting take update updating write writing
+    watch watched worth starting take update updating write writing matter matters
     """.split()
 )
 
