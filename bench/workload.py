@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, func, select
 from bench.common import create_postgres, postgres_url, sqlite_file
 from chronos_chat.costs import price_usage
 from chronos_chat.database import Database
-from chronos_chat.messages import keyword_rows
+from chronos_chat.messages import best_similarity, keyword_rows
 from chronos_chat.pricing import load_catalog
 from chronos_chat.sample_data import PlannedSession, plan_sessions
 from chronos_chat.schema import chat_messages, chat_sessions, message_keywords, video_references
@@ -93,10 +93,7 @@ def _rows(plan: PlannedSession, catalog: Any) -> tuple[dict[str, Any], Rows, Row
                 "idempotency_key": None,
                 "created_at": m.created_at,
                 "edited_at": None,
-                "best_similarity": max(
-                    (r["similarity"] for r in m.references if r["similarity"] is not None),
-                    default=None,
-                ),
+                "best_similarity": best_similarity(r["similarity"] for r in m.references),
             }
         )
         for position, ref in enumerate(m.references):

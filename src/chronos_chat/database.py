@@ -206,13 +206,7 @@ def _in_transaction(
 ) -> T:
     with engine.connect() as db:
         transaction = db.begin()
-        try:
-            result = fn(db, *args, **kwargs)
-        except DBAPIError as exc:
-            # A connection lost before COMMIT was sent cannot have committed: safe to redo.
-            if exc.connection_invalidated:
-                raise _Stale(exc) from exc
-            raise
+        result = _stale_if_lost(fn, db, args, kwargs)
         transaction.commit()  # a connection lost here is an error: the commit may have landed
         return result
 
@@ -221,12 +215,19 @@ def _in_snapshot(
     engine: Engine, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> T:
     with engine.connect() as db:
-        try:
-            return fn(db, *args, **kwargs)
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise _Stale(exc) from exc
-            raise
+        return _stale_if_lost(fn, db, args, kwargs)
+
+
+def _stale_if_lost(
+    fn: Callable[..., T], db: Connection, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> T:
+    """``fn(db, ...)``; a connection lost meanwhile as ``_Stale`` (nothing was committed yet)."""
+    try:
+        return fn(db, *args, **kwargs)
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise _Stale(exc) from exc
+        raise
 
 
 @dataclass(slots=True)

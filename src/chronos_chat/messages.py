@@ -266,6 +266,11 @@ def _by_keyword(row: dict[str, Any]) -> tuple[str, str]:
     return row["keyword"], row["label"]
 
 
+def best_similarity(similarities: Iterable[float | None]) -> float | None:
+    """The best of a message's reference similarities (None when none is scored)."""
+    return max((s for s in similarities if s is not None), default=None)
+
+
 def _message_values(
     message: NewMessage, message_id: uuid.UUID, cost: int | None, at: datetime
 ) -> dict[str, Any]:
@@ -289,9 +294,7 @@ def _message_values(
         "metadata": message.metadata,
         "idempotency_key": message.idempotency_key,
         "created_at": at,
-        "best_similarity": max(
-            (r.similarity for r in message.references if r.similarity is not None), default=None
-        ),
+        "best_similarity": best_similarity(r.similarity for r in message.references),
     }
 
 
