@@ -225,6 +225,7 @@ def _serve_demo(database_url: str, creator: str, host: str, port: int) -> None:
     token = issue_token(secret, role="creator", sub=creator, creator_id=creator, ttl=7 * 86400)
     base = f"http://{host}:{port}"
     console.print(f"\nAPI docs:      {base}/docs")
+    print(f"dashboard:     {base}/dashboard#token={token}")
     print(f"creator token: {token}  ({creator}, valid 7 days)")
     console.print("try:", soft_wrap=True)
     print(
@@ -307,7 +308,7 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Serve the REST API (needs CHRONOS_JWT_SECRET)."""
+    """Serve the REST API and the creator dashboard (needs CHRONOS_JWT_SECRET)."""
     import uvicorn
 
     from chronos_chat.api import Settings, create_app
@@ -321,6 +322,7 @@ def serve(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from exc
     _run(_open(settings.database_url))  # a missing database is one line here, not a traceback
+    console.print(f"dashboard: http://{host}:{port}/dashboard (sign in with a creator token)")
     uvicorn.run(application, host=host, port=port, log_level="info")
 
 

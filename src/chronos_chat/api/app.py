@@ -24,7 +24,7 @@ from sqlalchemy import text
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chronos_chat import __version__, idempotency
+from chronos_chat import __version__, dashboard, idempotency
 from chronos_chat.api import errors, messages, reports, sessions
 from chronos_chat.api.auth import check_secret
 from chronos_chat.api.limits import BodyLimit, MemoryRateLimiter, RedisRateLimiter
@@ -97,6 +97,7 @@ def create_app(store: ChatStore | None = None, settings: Settings | None = None)
     for router in (sessions.router, messages.router, reports.router):
         app.include_router(router)
     _install_health(app, store, metrics)
+    dashboard.install(app)
     app.add_middleware(Observe, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -1,0 +1,276 @@
+// The creator dashboard: one call to the analytics API with the viewer's own token, drawn as
+// cards, bar charts and tables. Text from the data only ever goes in through textContent, so
+// a student's question can never become markup.
+
+const TOKEN_KEY = "chronos-chat-token";
+const SVG = "http://www.w3.org/2000/svg";
+const $ = (id) => document.getElementById(id);
+
+const count = new Intl.NumberFormat("en-US");
+const decimal = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
+
+// Display only: the API sends exact decimal strings; a float is fine for reading them.
+function usd(value) {
+  const amount = Number(value);
+  const digits = amount !== 0 && Math.abs(amount) < 1 ? 4 : 2;
+  return new Intl.NumberFormat("en-US", {
+    style: "currency", currency: "USD", minimumFractionDigits: digits, maximumFractionDigits: digits,
+  }).format(amount);
+}
+
+function minutes(value) {
+  return value < 1 ? `${Math.round(value * 60)} s` : `${decimal.format(value)} min`;
+}
+
+function element(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+function setStatus(message, isError = false) {
+  const status = $("status");
+  status.textContent = message;
+  status.classList.toggle("error", isError);
+}
+
+// --- the token ---------------------------------------------------------------------------
+
+function takeTokenFromUrl() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const token = fragment.get("token");
+  if (!token) return;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  // Out of the address bar and the history, so the token is not shared with the URL.
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
+function showSignIn(message) {
+  $("report").hidden = true;
+  $("controls").hidden = true;
+  $("sign-in").hidden = false;
+  setStatus(message ?? "", Boolean(message));
+}
+
+// --- loading -----------------------------------------------------------------------------
+
+function query(controls) {
+  const params = new URLSearchParams({
+    period: controls.period.value,
+    tz: controls.tz.value.trim() || "UTC",
+    usage: "true",
+    cost_projection: "true",
+    content_gaps: "true",
+  });
+  // A service token may look at any creator: ?creator_id=... on the page's own URL.
+  const creator = new URLSearchParams(location.search).get("creator_id");
+  if (creator) params.set("creator_id", creator);
+  return params;
+}
+
+async function load() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (!token) return showSignIn();
+  const controls = $("controls");
+  $("sign-in").hidden = true;
+  controls.hidden = false;
+  setStatus("Loading…");
+  let response;
+  try {
+    response = await fetch(`/api/chat/analytics?${query(controls)}`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+  } catch {
+    return setStatus("The server cannot be reached. Is chronos-chat running?", true);
+  }
+  const body = await response.json().catch(() => null);
+  if (response.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    return showSignIn(`Sign in again: ${body?.message ?? "the token was refused"}.`);
+  }
+  if (!response.ok) {
+    $("report").hidden = true;
+    return setStatus(body?.message ?? `The server answered ${response.status}.`, true);
+  }
+  render(body);
+  setStatus("");
+}
+
+// --- drawing -----------------------------------------------------------------------------
+
+function render(data) {
+  const a = data.analytics;
+  $("creator").textContent = `${a.creator_id} · ${periodLabel(a)} · ${a.timezone}`;
+  $("tz-label").textContent = a.timezone;
+  renderTotals(a);
+  barChart($("usage-messages"), data.usage.map((day) => ({
+    label: day.date.slice(5), value: day.messages_sent,
+    title: `${day.date}: ${count.format(day.messages_sent)} messages, ${day.unique_students} students`,
+  })), count.format);
+  barChart($("usage-cost"), data.usage.map((day) => ({
+    label: day.date.slice(5), value: Number(day.cost_usd), title: `${day.date}: ${usd(day.cost_usd)}`,
+  })), usd);
+  renderHours(a.peak_usage_hours);
+  renderCost(data.cost_projection, data.optimization_suggestions);
+  renderTables(a);
+  renderGaps(data.content_gaps);
+  $("report").hidden = false;
+}
+
+function periodLabel(a) {
+  const until = a.until.slice(0, 16).replace("T", " ");
+  return a.since ? `${a.since.slice(0, 16).replace("T", " ")} to ${until} UTC` : `everything to ${until} UTC`;
+}
+
+function renderTotals(a) {
+  const figures = [
+    ["total_sessions", "Sessions", count.format(a.total_sessions)],
+    ["total_messages", "Messages", count.format(a.total_messages)],
+    ["total_students", "Students", count.format(a.total_students)],
+    ["returning_students", "Returning students", count.format(a.engagement.returning_students)],
+    ["avg_messages_per_session", "Messages per session", decimal.format(a.avg_messages_per_session)],
+    ["avg_session_duration_minutes", "Average session", minutes(a.avg_session_duration_minutes)],
+    ["total_tokens", "Tokens", count.format(a.total_tokens)],
+    ["total_cost", "Cost", usd(a.total_cost)],
+  ];
+  $("totals").replaceChildren(...figures.map(([key, label, value]) => {
+    const card = element("div", undefined, "card");
+    const dd = element("dd", value);
+    dd.dataset.figure = key;
+    card.append(element("dt", label), dd);
+    return card;
+  }));
+}
+
+function renderHours(hours) {
+  const byHour = new Map(hours.map((h) => [h.hour, h.message_count]));
+  barChart($("peak-hours"), Array.from({ length: 24 }, (_, hour) => ({
+    label: String(hour).padStart(2, "0"), value: byHour.get(hour) ?? 0,
+    title: `${String(hour).padStart(2, "0")}:00: ${count.format(byHour.get(hour) ?? 0)} messages`,
+  })), count.format);
+}
+
+function renderCost(projection, suggestions) {
+  const pairs = [
+    ["Spent in the last 30 days", usd(projection.total_cost)],
+    ["Average a day", usd(projection.average_daily_cost)],
+    ["Projected for a month", usd(projection.projected_monthly_cost)],
+  ];
+  $("projection").replaceChildren(...pairs.flatMap(([label, value]) => [element("dt", label), element("dd", value)]));
+  $("suggestions").replaceChildren(...suggestions.map((s) => {
+    const item = element("li", undefined, `priority-${s.priority}`);
+    item.append(
+      element("strong", s.title),
+      element("span", ` save about ${s.potential_savings_percent}% (${usd(s.estimated_savings_usd)} a month)`),
+      element("p", s.description),
+    );
+    return item;
+  }));
+}
+
+function renderTables(a) {
+  const moments = new Map(a.most_cited_moments.map((v) => [v.video_id, v.moments]));
+  table($("videos"), ["Video", "Citations", "Sessions", "Most cited minutes"], a.most_referenced_videos.map((v) => [
+    v.video_title ?? v.video_id, count.format(v.reference_count), count.format(v.unique_sessions),
+    (moments.get(v.video_id) ?? []).slice(0, 3).map((m) => `${m.minute}:00`).join(", "),
+  ]));
+  table($("students"), ["Student", "Sessions", "Questions"], a.most_active_students.map((s) => [
+    s.student_name ?? s.student_id, count.format(s.session_count), count.format(s.message_count),
+  ]));
+  table($("topics"), ["Topic", "Questions"], a.common_topics.map((t) => [t.keyword, count.format(t.count)]));
+}
+
+function renderGaps(gaps) {
+  const container = $("gaps");
+  if (!gaps.length) {
+    container.replaceChildren(element("p", "Every question in this period found a close match in the videos.", "empty"));
+    return;
+  }
+  container.replaceChildren(...gaps.map((gap) => {
+    const block = element("details", undefined, "gap");
+    const summary = element("summary");
+    summary.append(element("strong", gap.keyword), element("span", ` ${count.format(gap.count)} questions`));
+    const examples = element("ul");
+    examples.append(...gap.examples.map((question) => element("li", question)));
+    block.append(summary, examples);
+    return block;
+  }));
+}
+
+function table(node, headings, rows) {
+  if (!rows.length) {
+    node.replaceChildren(element("caption", "Nothing in this period.", "empty"));
+    return;
+  }
+  const head = element("tr");
+  head.append(...headings.map((h) => element("th", h)));
+  const body = element("tbody");
+  body.append(...rows.map((cells) => {
+    const row = element("tr");
+    row.append(...cells.map((cell, i) => element("td", cell, i > 0 ? "number" : undefined)));
+    return row;
+  }));
+  const thead = element("thead");
+  thead.append(head);
+  node.replaceChildren(thead, body);
+}
+
+// Bars in an SVG that scales with its box; each bar names its value on hover.
+function barChart(node, points, format) {
+  const max = Math.max(0, ...points.map((p) => p.value));
+  if (max === 0) {
+    node.replaceChildren(element("p", "Nothing in this period.", "empty"));
+    return;
+  }
+  const width = 600, height = 160, labels = 16, slot = width / points.length;
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height + labels}`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `highest ${format(max)}`);
+  const every = Math.ceil(points.length / 12);
+  points.forEach((point, i) => {
+    const barHeight = (point.value / max) * height;
+    const bar = document.createElementNS(SVG, "rect");
+    bar.setAttribute("x", String(i * slot + slot * 0.15));
+    bar.setAttribute("y", String(height - barHeight));
+    bar.setAttribute("width", String(slot * 0.7));
+    bar.setAttribute("height", String(barHeight));
+    const title = document.createElementNS(SVG, "title");
+    title.textContent = point.title;
+    bar.append(title);
+    svg.append(bar);
+    if (i % every === 0) {
+      const label = document.createElementNS(SVG, "text");
+      label.setAttribute("x", String(i * slot + slot / 2));
+      label.setAttribute("y", String(height + labels - 3));
+      label.textContent = point.label;
+      svg.append(label);
+    }
+  });
+  node.replaceChildren(svg);
+}
+
+// --- wiring ------------------------------------------------------------------------------
+
+function start() {
+  takeTokenFromUrl();
+  const controls = $("controls");
+  controls.tz.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  controls.addEventListener("submit", (event) => { event.preventDefault(); load(); });
+  controls.period.addEventListener("change", () => load());
+  $("sign-in").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const field = event.target.token;
+    sessionStorage.setItem(TOKEN_KEY, field.value.trim());
+    field.value = "";
+    load();
+  });
+  $("sign-out").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    showSignIn("Signed out.");
+  });
+  load();
+}
+
+start();
