@@ -58,6 +58,8 @@ async def _seed(url: str) -> dict[str, CreatorAnalytics]:
         other = await make_session(store, student_id="student-9", creator_id="creator-2")
         for _ in range(7):
             await make_exchange(store, other, "Secret question of creator two?")
+        for i in range(12):
+            await make_session(store, student_id=f"student-{i}", creator_id="creator-3")
         return {
             period: await store.get_creator_chat_analytics("creator-1", period)
             for period in ("month", "all")
@@ -241,3 +243,40 @@ def test_the_service_picks_a_creator(server: str, page: Page) -> None:
     page.goto(f"{server}/dashboard?creator_id=creator-2#token={token('service', 'rag')}")
     expect(page.locator('[data-figure="total_messages"]')).to_have_text("14")
     assert page.locator("#creator").inner_text().startswith("creator-2")
+
+
+def test_a_creator_finds_reads_and_downloads_a_conversation(
+    server: str, page: Page, tmp_path: Path
+) -> None:
+    page.goto(f"{server}/dashboard#token={token('creator', 'creator-1', 'creator-1')}")
+    expect(page.locator("#page-info")).to_have_text("page 1 of 1 · 5 conversations")
+    assert "student-9" not in page.locator("#sessions").inner_text()  # creator-2's student
+    page.get_by_role("searchbox").fill("kubernetes")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#page-info")).to_have_text("page 1 of 1 · 1 conversation")
+    page.locator("#sessions button.link").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    question = dialog.locator(".message.user .content")
+    expect(question).to_have_text(INJECTED)  # as text: nothing in it ran
+    assert page.evaluate("window.injected") is None
+    expect(dialog.locator(".references li")).to_have_text("Title of video-9 at 2:00 (match 20%)")
+    with page.expect_download() as download:
+        dialog.get_by_role("button", name="Download Markdown").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name.startswith("session-") and saved.suffix == ".md"
+    assert "How do I deploy to kubernetes?" in saved.read_text()
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+
+
+def test_conversations_come_a_page_at_a_time(server: str, page: Page) -> None:
+    page.goto(f"{server}/dashboard?creator_id=creator-3#token={token('service', 'rag')}")
+    expect(page.locator("#page-info")).to_have_text("page 1 of 2 · 12 conversations")
+    assert page.locator("#sessions tbody tr").count() == 10
+    assert page.get_by_role("button", name="Previous").is_disabled()
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#page-info")).to_have_text("page 2 of 2 · 12 conversations")
+    assert page.locator("#sessions tbody tr").count() == 2
+    assert page.get_by_role("button", name="Next").is_disabled()

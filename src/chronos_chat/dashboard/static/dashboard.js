@@ -18,6 +18,10 @@ function usd(value) {
   }).format(amount);
 }
 
+function plural(n, noun) {
+  return `${count.format(n)} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 function minutes(value) {
   return value < 1 ? `${Math.round(value * 60)} s` : `${decimal.format(value)} min`;
 }
@@ -55,46 +59,56 @@ function showSignIn(message) {
 
 // --- loading -----------------------------------------------------------------------------
 
-function query(controls) {
-  const params = new URLSearchParams({
-    period: controls.period.value,
-    tz: controls.tz.value.trim() || "UTC",
-    usage: "true",
-    cost_projection: "true",
-    content_gaps: "true",
-  });
-  // A service token may look at any creator: ?creator_id=... on the page's own URL.
+class Refused extends Error {}
+
+// A GET of the API with the tab's token. A refused token is forgotten and the sign-in form
+// shown (Refused); any other failure throws an Error whose message can be shown as it is.
+async function api(path) {
+  let response;
+  try {
+    response = await fetch(path, { headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY)}` } });
+  } catch {
+    throw new Error("The server cannot be reached. Is chronos-chat running?");
+  }
+  if (response.ok) return response;
+  const body = await response.json().catch(() => null);
+  if (response.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    showSignIn(`Sign in again: ${body?.message ?? "the token was refused"}.`);
+    throw new Refused();
+  }
+  throw new Error(body?.message ?? `The server answered ${response.status}.`);
+}
+
+// A service token may look at any creator: ?creator_id=... on the page's own URL.
+function withCreator(params) {
   const creator = new URLSearchParams(location.search).get("creator_id");
   if (creator) params.set("creator_id", creator);
   return params;
 }
 
+function selectedZone() {
+  return $("controls").tz.value.trim() || "UTC";
+}
+
 async function load() {
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (!token) return showSignIn();
+  if (!sessionStorage.getItem(TOKEN_KEY)) return showSignIn();
   const controls = $("controls");
   $("sign-in").hidden = true;
   controls.hidden = false;
   setStatus("Loading…");
-  let response;
+  const params = withCreator(new URLSearchParams({
+    period: controls.period.value, tz: selectedZone(), usage: "true", cost_projection: "true", content_gaps: "true",
+  }));
   try {
-    response = await fetch(`/api/chat/analytics?${query(controls)}`, {
-      headers: { Authorization: `Bearer ${token}` },
-    });
-  } catch {
-    return setStatus("The server cannot be reached. Is chronos-chat running?", true);
-  }
-  const body = await response.json().catch(() => null);
-  if (response.status === 401) {
-    sessionStorage.removeItem(TOKEN_KEY);
-    return showSignIn(`Sign in again: ${body?.message ?? "the token was refused"}.`);
-  }
-  if (!response.ok) {
+    render(await (await api(`/api/chat/analytics?${params}`)).json());
+    setStatus("");
+    await loadSessions();
+  } catch (error) {
+    if (error instanceof Refused) return;
     $("report").hidden = true;
-    return setStatus(body?.message ?? `The server answered ${response.status}.`, true);
+    setStatus(error.message, true);
   }
-  render(body);
-  setStatus("");
 }
 
 // --- drawing -----------------------------------------------------------------------------
@@ -190,7 +204,7 @@ function renderGaps(gaps) {
   container.replaceChildren(...gaps.map((gap) => {
     const block = element("details", undefined, "gap");
     const summary = element("summary");
-    summary.append(element("strong", gap.keyword), element("span", ` ${count.format(gap.count)} questions`));
+    summary.append(element("strong", gap.keyword), element("span", ` ${plural(gap.count, "question")}`));
     const examples = element("ul");
     examples.append(...gap.examples.map((question) => element("li", question)));
     block.append(summary, examples);
@@ -251,6 +265,114 @@ function barChart(node, points, format) {
   node.replaceChildren(svg);
 }
 
+// --- conversations -----------------------------------------------------------------------
+
+const PAGE_SIZE = 10;
+const browsing = { page: 1, query: "", pages: 1, open: null };
+
+function when(iso) {
+  const options = { dateStyle: "medium", timeStyle: "short" };
+  try {
+    return new Intl.DateTimeFormat("en-US", { ...options, timeZone: selectedZone() }).format(new Date(iso));
+  } catch {  // a zone the browser does not know: the server's answer already said so
+    return new Intl.DateTimeFormat("en-US", { ...options, timeZone: "UTC" }).format(new Date(iso));
+  }
+}
+
+function videoTime(seconds) {
+  const whole = Math.floor(seconds);
+  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
+}
+
+async function loadSessions() {
+  const params = withCreator(new URLSearchParams({ page: String(browsing.page), limit: String(PAGE_SIZE) }));
+  if (browsing.query) params.set("search", browsing.query);
+  const page = await (await api(`/api/chat/sessions?${params}`)).json();
+  browsing.pages = Math.max(page.total_pages, 1);
+  renderSessions(page);
+}
+
+function renderSessions(page) {
+  const table = $("sessions");
+  $("page-info").textContent = `page ${page.page} of ${browsing.pages} · ${plural(page.total, "conversation")}`;
+  $("previous-page").disabled = page.page <= 1;
+  $("next-page").disabled = page.page >= browsing.pages;
+  if (!page.data.length) {
+    table.replaceChildren(element("caption", browsing.query ? "No conversation matches." : "No conversations yet.", "empty"));
+    return;
+  }
+  const head = element("tr");
+  head.append(...["Conversation", "Student", "Messages", "Last activity"].map((h) => element("th", h)));
+  const thead = element("thead");
+  thead.append(head);
+  const body = element("tbody");
+  body.append(...page.data.map((session) => {
+    const row = element("tr", undefined, "session");
+    const open = element("button", session.title ?? session.preview ?? "Untitled conversation", "link");
+    open.type = "button";
+    open.addEventListener("click", () => openConversation(session.id));
+    const first = element("td");
+    first.append(open);
+    if (session.snippet) first.append(element("p", session.snippet, "snippet"));
+    row.append(first, element("td", session.student_id), element("td", count.format(session.message_count), "number"),
+      element("td", when(session.last_message_at), "number"));
+    return row;
+  }));
+  table.replaceChildren(thead, body);
+}
+
+async function openConversation(id) {
+  try {
+    const session = await (await api(`/api/chat/sessions/${encodeURIComponent(id)}?messages=true`)).json();
+    renderConversation(session);
+    browsing.open = session.id;
+    $("conversation").showModal();
+  } catch (error) {
+    if (!(error instanceof Refused)) setStatus(error.message, true);
+  }
+}
+
+function renderConversation(session) {
+  $("conversation-title").textContent = session.title ?? "Untitled conversation";
+  $("conversation-about").textContent =
+    `${session.student_id} · started ${when(session.created_at)} · ${plural(session.message_count, "message")}`;
+  $("messages").replaceChildren(...session.messages.map((message) => {
+    const item = element("li", undefined, `message ${message.role}`);
+    const meta = element("p", `${message.role} · ${when(message.created_at)}`, "meta");
+    item.append(meta, element("p", message.content, "content"));
+    if (message.video_references.length) {
+      const refs = element("ul", undefined, "references");
+      refs.append(...message.video_references.map((ref) => {
+        const at = ref.timestamp == null ? "" : ` at ${videoTime(ref.timestamp)}`;
+        const close = ref.similarity == null ? "" : ` (match ${Math.round(ref.similarity * 100)}%)`;
+        return element("li", `${ref.video_title ?? ref.video_id}${at}${close}`);
+      }));
+      item.append(refs);
+    }
+    return item;
+  }));
+}
+
+// The export needs the token, so it is fetched here and handed to the browser as a file.
+async function downloadMarkdown() {
+  const id = browsing.open;
+  try {
+    const text = await (await api(`/api/chat/export/${encodeURIComponent(id)}?format=markdown`)).blob();
+    const link = element("a");
+    link.href = URL.createObjectURL(text);
+    link.download = `session-${id}.md`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  } catch (error) {
+    if (!(error instanceof Refused)) setStatus(error.message, true);
+  }
+}
+
+async function turnPage(step) {
+  browsing.page = Math.min(Math.max(browsing.page + step, 1), browsing.pages);
+  await loadSessions().catch((error) => error instanceof Refused || setStatus(error.message, true));
+}
+
 // --- wiring ------------------------------------------------------------------------------
 
 function start() {
@@ -266,6 +388,16 @@ function start() {
     field.value = "";
     load();
   });
+  $("session-search").addEventListener("submit", (event) => {
+    event.preventDefault();
+    browsing.query = event.target.q.value.trim();
+    browsing.page = 1;
+    turnPage(0);
+  });
+  $("previous-page").addEventListener("click", () => turnPage(-1));
+  $("next-page").addEventListener("click", () => turnPage(1));
+  $("close-conversation").addEventListener("click", () => $("conversation").close());
+  $("export-markdown").addEventListener("click", downloadMarkdown);
   $("sign-out").addEventListener("click", () => {
     sessionStorage.removeItem(TOKEN_KEY);
     showSignIn("Signed out.");
