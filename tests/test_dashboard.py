@@ -59,7 +59,14 @@ async def _seed(url: str) -> dict[str, CreatorAnalytics]:
         for _ in range(7):
             await make_exchange(store, other, "Secret question of creator two?")
         for i in range(12):
-            await make_session(store, student_id=f"student-{i}", creator_id="creator-3")
+            quiet = await make_session(store, student_id=f"student-{i}", creator_id="creator-3")
+        await store.create_message(  # a model the catalog does not price: no cost, no guess
+            session_id=quiet.id,
+            role="assistant",
+            content="Hi",
+            model="homegrown-llm",
+            usage={"input_tokens": 10, "output_tokens": 10},
+        )
         return {
             period: await store.get_creator_chat_analytics("creator-1", period)
             for period in ("month", "all")
@@ -164,6 +171,7 @@ def test_a_creator_sees_their_analytics_and_the_token_leaves_the_url(
     assert figure(page, "total_students") == "3"
     assert figure(page, "total_cost") == f"${month.total_cost:.4f}"
     assert "#token" not in page.url  # out of the address bar and the history
+    assert page.locator("#unpriced").is_hidden()  # every message here has a price
     assert page.get_by_role("cell", name="Ada Lovelace").is_visible()  # the student directory
     assert page.get_by_role("cell", name="Title of video-1").is_visible()
     assert page.locator("#topics tr", has_text="hooks").inner_text().split() == ["hooks", "3"]
@@ -274,6 +282,9 @@ def test_a_creator_finds_reads_and_downloads_a_conversation(
 def test_conversations_come_a_page_at_a_time(server: str, page: Page) -> None:
     page.goto(f"{server}/dashboard?creator_id=creator-3#token={token('service', 'rag')}")
     expect(page.locator("#page-info")).to_have_text("page 1 of 2 · 12 conversations")
+    expect(page.locator("#unpriced")).to_have_text(
+        "1 message used a model without a known price; their cost is not in these totals."
+    )
     assert page.locator("#sessions tbody tr").count() == 10
     assert page.get_by_role("button", name="Previous").is_disabled()
     page.get_by_role("button", name="Next").click()

@@ -118,6 +118,10 @@ function render(data) {
   $("creator").textContent = `${a.creator_id} · ${periodLabel(a)} · ${a.timezone}`;
   $("tz-label").textContent = a.timezone;
   renderTotals(a);
+  // Costs are exact or absent, never guessed: say when some messages could not be priced.
+  $("unpriced").hidden = a.unpriced_messages === 0;
+  $("unpriced").textContent = `${plural(a.unpriced_messages, "message")} used a model without a known price; `
+    + "their cost is not in these totals.";
   barChart($("usage-messages"), data.usage.map((day) => ({
     label: day.date.slice(5), value: day.messages_sent,
     title: `${day.date}: ${count.format(day.messages_sent)} messages, ${day.unique_students} students`,
