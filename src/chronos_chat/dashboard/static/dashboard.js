@@ -1,6 +1,6 @@
-// The creator dashboard: one call to the analytics API with the viewer's own token, drawn as
-// cards, bar charts and tables. Text from the data only ever goes in through textContent, so
-// a student's question can never become markup.
+// The creator dashboard: the analytics API drawn as cards, bar charts and tables, and the
+// creator's conversations, all read with the viewer's own token. Text from the data only ever
+// goes in through textContent, so a student's question can never become markup.
 
 const TOKEN_KEY = "chronos-chat-token";
 const SVG = "http://www.w3.org/2000/svg";
