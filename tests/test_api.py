@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -268,6 +269,54 @@ async def test_analytics_access(
         analytics = response.json()["analytics"]
         assert analytics["total_messages"] == 2
         assert analytics["creator_id"] == ("creator-1" if role == "creator" else "creator-2")
+
+
+@pytest.mark.parametrize(
+    ("role", "query", "status", "messages"),
+    [
+        ("student", "", 403, None),
+        ("creator", "", 200, 2),
+        ("creator", "?creator_id=creator-2", 403, None),
+        ("creator", "?student_id=student-2", 200, 0),  # not one of this creator's: nothing
+        ("creator", "?session_id={own}", 200, 2),
+        ("creator", "?session_id={other}", 404, None),
+        ("service", "?creator_id=creator-2", 200, 2),
+        ("service", "?student_id=student-1&session_id={own}", 200, 2),
+        ("service", "", 422, None),
+    ],
+)
+async def test_cost_reports_are_scoped_to_the_caller(
+    client: httpx.AsyncClient,
+    sessions: dict[str, ChatSession],
+    role: str,
+    query: str,
+    status: int,
+    messages: int | None,
+) -> None:
+    path = "/api/chat/costs" + query.format(own=sessions["own"].id, other=sessions["other"].id)
+    response = await client.get(path, headers=ROLES[role])
+    assert response.status_code == status, response.text
+    assert "Theirs" not in response.text
+    if messages is not None:
+        assert response.json()["message_count"] == messages
+
+
+async def test_cost_report_is_exact_and_per_model(
+    client: httpx.AsyncClient, store: ChatStore, sessions: dict[str, ChatSession]
+) -> None:
+    response = await client.get("/api/chat/costs", headers=CREATOR)
+    body = response.json()
+    session = await store.get_session(sessions["own"].id)
+    assert body["total_cost"] == str(session.total_cost)
+    spent = {row["model"]: row for row in body["by_model"]}
+    assert sum(Decimal(row["total_cost"]) for row in spent.values()) == session.total_cost
+    answer = spent["claude-haiku-4-5"]  # 500 tokens in at $1 and 800 out at $5 per million
+    assert (answer["output_tokens"], answer["total_cost"]) == (800, "0.004500000")
+    later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    empty = await client.get("/api/chat/costs", params={"since": later}, headers=CREATOR)
+    assert empty.json()["message_count"] == 0 and empty.json()["total_cost"] == "0"
+    naive = await client.get("/api/chat/costs?until=2026-01-01T00:00:00", headers=CREATOR)
+    assert naive.status_code == 422 and naive.json()["field"] == "until"
 
 
 async def test_students_create_only_their_own_sessions(

@@ -172,6 +172,8 @@ def test_a_creator_sees_their_analytics_and_the_token_leaves_the_url(
     assert figure(page, "total_cost") == f"${month.total_cost:.4f}"
     assert "#token" not in page.url  # out of the address bar and the history
     assert page.locator("#unpriced").is_hidden()  # every message here has a price
+    answers = page.locator("#models tr", has_text="claude-haiku-4-5")
+    assert answers.inner_text().split() == ["claude-haiku-4-5", "4", "5,200", "$0.0180"]
     assert page.get_by_role("cell", name="Ada Lovelace").is_visible()  # the student directory
     assert page.get_by_role("cell", name="Title of video-1").is_visible()
     assert page.locator("#topics tr", has_text="hooks").inner_text().split() == ["hooks", "3"]
@@ -285,6 +287,7 @@ def test_conversations_come_a_page_at_a_time(server: str, page: Page) -> None:
     expect(page.locator("#unpriced")).to_have_text(
         "1 message used a model without a known price; their cost is not in these totals."
     )
+    expect(page.locator("#models tr", has_text="homegrown-llm")).to_contain_text("no price")
     assert page.locator("#sessions tbody tr").count() == 10
     assert page.get_by_role("button", name="Previous").is_disabled()
     page.get_by_role("button", name="Next").click()

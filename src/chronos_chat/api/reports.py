@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Response
 
 from chronos_chat.api.deps import Caller, Store, require, visible_session
 from chronos_chat.api.schemas import AnalyticsResponse
+from chronos_chat.cost_reports import CostSummary
 from chronos_chat.errors import InvalidInput
 from chronos_chat.models import ChatSession
 from chronos_chat.sessions import now_utc
@@ -58,6 +59,35 @@ async def creator_analytics(
             creator_id, period, similarity_below=similarity_below
         )
     return result
+
+
+@router.get("/costs", response_model=CostSummary)
+async def costs(
+    store: Store,
+    caller: Caller,
+    creator_id: Annotated[str | None, Query(max_length=128)] = None,
+    student_id: Annotated[str | None, Query(max_length=128)] = None,
+    session_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> CostSummary:
+    """What was spent, exactly, and on which models: by a creator's students, one student or
+    one session, over [since, until). Creators see their own; the service names whose."""
+    require(caller.role != "student", "students have no cost reports")
+    if caller.role == "creator":
+        require(creator_id in (None, caller.creator_id), "creators see their own costs only")
+        creator_id = caller.creator_id
+    if session_id is not None:
+        await visible_session(store, caller, session_id)
+    if creator_id is None and student_id is None and session_id is None:
+        raise InvalidInput("creator_id", "name a creator_id, student_id or session_id")
+    return await store.get_cost_summary(
+        creator_id=creator_id,
+        student_id=student_id,
+        session_id=session_id,
+        since=since,
+        until=until,
+    )
 
 
 @router.get("/export/{session_id}", tags=["export"], response_class=Response)

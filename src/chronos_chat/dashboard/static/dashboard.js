@@ -101,9 +101,10 @@ async function load() {
     period: controls.period.value, tz: selectedZone(), usage: "true", cost_projection: "true", content_gaps: "true",
   }));
   try {
-    render(await (await api(`/api/chat/analytics?${params}`)).json());
+    const data = await (await api(`/api/chat/analytics?${params}`)).json();
+    render(data);
     setStatus("");
-    await loadSessions();
+    await Promise.all([loadSpend(data.analytics), loadSessions()]);
   } catch (error) {
     if (error instanceof Refused) return;
     $("report").hidden = true;
@@ -185,6 +186,19 @@ function renderCost(projection, suggestions) {
     );
     return item;
   }));
+}
+
+// The period's spend by model, over exactly the analytics' window, so it adds up to the cost card.
+async function loadSpend(a) {
+  const range = withCreator(new URLSearchParams({ until: a.until }));
+  if (a.since) range.set("since", a.since);
+  const spend = await (await api(`/api/chat/costs?${range}`)).json();
+  const rows = spend.by_model.filter((m) => m.message_count > 0).map((m) => [
+    m.model ?? "no model", count.format(m.message_count),
+    count.format(m.input_tokens + m.output_tokens + m.cache_read_tokens + m.cache_write_tokens + m.embedding_tokens),
+    m.unpriced_message_count ? "no price" : usd(m.total_cost),
+  ]);
+  table($("models"), ["Model", "Messages", "Tokens", "Cost"], rows);
 }
 
 function renderTables(a) {
