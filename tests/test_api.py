@@ -493,6 +493,19 @@ async def test_analytics_with_content_gaps(
     too_high = await client.get(url.replace("0.5", "1.5"), headers=CREATOR)
     assert too_high.status_code == 422
     assert too_high.json()["field"] == "similarity_below"
+    # The same report on its own route, scoped to the caller in the same way.
+    alone = await client.get("/api/chat/content-gaps?period=all", headers=CREATOR)
+    assert alone.json() == body["content_gaps"]
+    theirs = await client.get("/api/chat/content-gaps?creator_id=creator-2", headers=SERVICE)
+    assert [gap["examples"] for gap in theirs.json()] == [["What about webhooks?"]]
+    for headers, query, status in (
+        (STUDENT, "", 403),
+        (CREATOR, "?creator_id=creator-2", 403),
+        (SERVICE, "", 422),
+        (CREATOR, "?similarity_below=-0.1", 422),
+    ):
+        refused = await client.get(f"/api/chat/content-gaps{query}", headers=headers)
+        assert refused.status_code == status
 
 
 async def test_health_ready_metrics_docs(client: httpx.AsyncClient) -> None:

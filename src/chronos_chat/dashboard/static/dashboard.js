@@ -98,13 +98,14 @@ async function load() {
   controls.hidden = false;
   setStatus("Loading…");
   const params = withCreator(new URLSearchParams({
-    period: controls.period.value, tz: selectedZone(), usage: "true", cost_projection: "true", content_gaps: "true",
+    period: controls.period.value, tz: selectedZone(), usage: "true", cost_projection: "true",
   }));
   try {
     const data = await (await api(`/api/chat/analytics?${params}`)).json();
     render(data);
     setStatus("");
-    await Promise.all([loadSpend(data.analytics), loadSessions()]);
+    // The slower reports come after the figures, side by side.
+    await Promise.all([loadGaps(data.analytics.period), loadSpend(data.analytics), loadSessions()]);
   } catch (error) {
     if (error instanceof Refused) return;
     $("report").hidden = true;
@@ -133,7 +134,7 @@ function render(data) {
   renderHours(a.peak_usage_hours);
   renderCost(data.cost_projection, data.optimization_suggestions);
   renderTables(a);
-  renderGaps(data.content_gaps);
+  $("gaps").replaceChildren(element("p", "Looking for questions the videos did not answer…", "empty"));
   $("report").hidden = false;
 }
 
@@ -211,6 +212,11 @@ function renderTables(a) {
     s.student_name ?? s.student_id, count.format(s.session_count), count.format(s.message_count),
   ]));
   table($("topics"), ["Topic", "Questions"], a.common_topics.map((t) => [t.keyword, count.format(t.count)]));
+}
+
+async function loadGaps(period) {
+  const params = withCreator(new URLSearchParams({ period }));
+  renderGaps(await (await api(`/api/chat/content-gaps?${params}`)).json());
 }
 
 function renderGaps(gaps) {
