@@ -294,3 +294,16 @@ def test_conversations_come_a_page_at_a_time(server: str, page: Page) -> None:
     expect(page.locator("#page-info")).to_have_text("page 2 of 2 · 12 conversations")
     assert page.locator("#sessions tbody tr").count() == 2
     assert page.get_by_role("button", name="Next").is_disabled()
+
+
+def test_a_failing_report_says_so_in_its_panel_and_the_rest_stands(server: str, page: Page) -> None:
+    # The server's own 503 body, for one of the reports the page reads after the figures.
+    unavailable = {"error": "database_unavailable", "message": "database unavailable, retry"}
+    page.route(
+        "**/api/chat/content-gaps*", lambda route: route.fulfill(status=503, json=unavailable)
+    )
+    page.goto(f"{server}/dashboard#token={token('creator', 'creator-1', 'creator-1')}")
+    expect(page.locator("#gaps .error")).to_have_text("database unavailable, retry")
+    expect(page.locator('[data-figure="total_sessions"]')).to_have_text("4")
+    expect(page.locator("#page-info")).to_have_text("page 1 of 1 · 5 conversations")
+    assert page.locator("#status").inner_text() == ""

@@ -100,16 +100,32 @@ async function load() {
   const params = withCreator(new URLSearchParams({
     period: controls.period.value, tz: selectedZone(), usage: "true", cost_projection: "true",
   }));
+  let data;
   try {
-    const data = await (await api(`/api/chat/analytics?${params}`)).json();
-    render(data);
-    setStatus("");
-    // The slower reports come after the figures, side by side.
-    await Promise.all([loadGaps(data.analytics.period), loadSpend(data.analytics), loadSessions()]);
+    data = await (await api(`/api/chat/analytics?${params}`)).json();
   } catch (error) {
     if (error instanceof Refused) return;
     $("report").hidden = true;
-    setStatus(error.message, true);
+    return setStatus(error.message, true);
+  }
+  render(data);
+  setStatus("");
+  // The slower reports come after the figures, side by side; one that fails says so in its
+  // own panel and leaves the rest standing.
+  await Promise.all([
+    inPanel("gaps", () => loadGaps(data.analytics.period)),
+    inPanel("models", () => loadSpend(data.analytics)),
+    inPanel("sessions", loadSessions),
+  ]);
+}
+
+async function inPanel(id, work) {
+  try {
+    await work();
+  } catch (error) {
+    if (error instanceof Refused) return;
+    const panel = $(id);
+    panel.replaceChildren(element(panel.tagName === "TABLE" ? "caption" : "p", error.message, "error"));
   }
 }
 
@@ -394,7 +410,7 @@ async function downloadMarkdown() {
 
 async function turnPage(step) {
   browsing.page = Math.min(Math.max(browsing.page + step, 1), browsing.pages);
-  await loadSessions().catch((error) => error instanceof Refused || setStatus(error.message, true));
+  await inPanel("sessions", loadSessions);
 }
 
 // --- wiring ------------------------------------------------------------------------------
