@@ -514,6 +514,7 @@ async def test_health_ready_metrics_docs(client: httpx.AsyncClient) -> None:
     # Every response carries a request id: the caller's, or a new one.
     tagged = await client.get("/healthz", headers={"X-Request-ID": "req-7"})
     assert tagged.headers["x-request-id"] == "req-7"
+    assert tagged.headers["x-content-type-options"] == "nosniff"
     assert len((await client.get("/healthz")).headers["x-request-id"]) == 32
     # One that is not a plain token (it would go into the logs as given) is replaced.
     for odd in (b"x" * 129, b"a b", b"id\xe9", b"<script>"):

@@ -210,6 +210,9 @@ def test_the_page_refuses_inline_scripts(server: str) -> None:
     assert response.status_code == 200
     policy = response.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
+    script = httpx.get(f"{server}/dashboard/static/dashboard.js")
+    assert script.headers["x-content-type-options"] == "nosniff"
     assert httpx.get(f"{server}/", follow_redirects=False).headers["location"] == "/dashboard"
 
 

@@ -152,7 +152,10 @@ class Observe:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+                headers = MutableHeaders(scope=message)
+                headers.append("X-Request-ID", request_id)
+                # Responses carry students' text: a browser must never read one as a page.
+                headers.setdefault("X-Content-Type-Options", "nosniff")
             await send(message)
 
         try:

@@ -20,7 +20,6 @@ HEADERS = {
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
         "img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
-    "X-Content-Type-Options": "nosniff",
     # The token may arrive in the URL's fragment; no page it links to learns the URL.
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
