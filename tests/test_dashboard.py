@@ -17,13 +17,13 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from chronos_chat import ChatStore, OfflineTitleGenerator
-from chronos_chat.analytics_models import CreatorAnalytics
 from chronos_chat.api.auth import issue_token
 from chronos_chat.sessions import now_utc
 from tests.factories import make_exchange, make_session, reference
@@ -42,7 +42,7 @@ def _no_browser() -> None:
     pytest.skip(message)
 
 
-async def _seed(url: str) -> dict[str, CreatorAnalytics]:
+async def _seed(url: str) -> dict[str, Any]:
     """Two creators' sessions, one with a question the videos could not answer; their analytics."""
     async with ChatStore(url, title_generator=OfflineTitleGenerator()) as store:
         for student in ("student-1", "student-2", "student-3"):
@@ -67,10 +67,15 @@ async def _seed(url: str) -> dict[str, CreatorAnalytics]:
             model="homegrown-llm",
             usage={"input_tokens": 10, "output_tokens": 10},
         )
-        return {
+        seeded: dict[str, Any] = {
             period: await store.get_creator_chat_analytics("creator-1", period)
             for period in ("month", "all")
         }
+        month = seeded["month"]
+        seeded["ada_spent"] = await store.get_cost_summary(
+            creator_id="creator-1", student_id="student-1", since=month.since, until=month.until
+        )
+        return seeded
 
 
 def _free_port() -> int:
@@ -80,14 +85,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, CreatorAnalytics]]:
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
     """A SQLite database with the data above, and creator-1's analytics from the library."""
     url = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'chronos.db'}"
     return url, asyncio.run(_seed(url))
 
 
 @pytest.fixture(scope="module")
-def server(seeded: tuple[str, dict[str, CreatorAnalytics]]) -> Iterator[str]:
+def server(seeded: tuple[str, dict[str, Any]]) -> Iterator[str]:
     """``chronos-chat serve`` on a free port; its base URL."""
     port = _free_port()
     env = os.environ | {"CHRONOS_DATABASE_URL": seeded[0], "CHRONOS_JWT_SECRET": SECRET}
@@ -161,7 +166,7 @@ def figure(page: Page, key: str) -> str:
 
 
 def test_a_creator_sees_their_analytics_and_the_token_leaves_the_url(
-    server: str, page: Page, seeded: tuple[str, dict[str, CreatorAnalytics]]
+    server: str, page: Page, seeded: tuple[str, dict[str, Any]]
 ) -> None:
     month = seeded[1]["month"]
     page.goto(f"{server}/dashboard#token={token('creator', 'creator-1', 'creator-1')}")
@@ -183,7 +188,7 @@ def test_a_creator_sees_their_analytics_and_the_token_leaves_the_url(
 
 
 def test_changing_the_period_redraws_the_figures(
-    server: str, page: Page, seeded: tuple[str, dict[str, CreatorAnalytics]]
+    server: str, page: Page, seeded: tuple[str, dict[str, Any]]
 ) -> None:
     page.goto(f"{server}/dashboard#token={token('creator', 'creator-1', 'creator-1')}")
     expect(page.locator('[data-figure="total_sessions"]')).to_have_text("4")
@@ -310,3 +315,20 @@ def test_a_failing_report_says_so_in_its_panel_and_the_rest_stands(server: str, 
     expect(page.locator('[data-figure="total_sessions"]')).to_have_text("4")
     expect(page.locator("#page-info")).to_have_text("page 1 of 1 · 5 conversations")
     assert page.locator("#status").inner_text() == ""
+
+
+def test_a_student_shows_their_conversations_and_what_they_cost(
+    server: str, page: Page, seeded: tuple[str, dict[str, Any]]
+) -> None:
+    spent = seeded[1]["ada_spent"]
+    assert spent.message_count == 2  # the month's question and answer; the old session is out
+    page.goto(f"{server}/dashboard#token={token('creator', 'creator-1', 'creator-1')}")
+    page.locator("#students").get_by_role("button", name="Ada Lovelace").click()
+    expect(page.locator("#page-info")).to_have_text("page 1 of 1 · 2 conversations")
+    expect(page.locator("#student-filter-text")).to_have_text(
+        f"Conversations of Ada Lovelace · 2 messages in this period, ${spent.total_cost.normalize()}"
+    )
+    assert "student-2" not in page.locator("#sessions").inner_text()
+    page.get_by_role("button", name="Show everyone").click()
+    expect(page.locator("#page-info")).to_have_text("page 1 of 1 · 5 conversations")
+    expect(page.locator("#student-filter")).to_be_hidden()

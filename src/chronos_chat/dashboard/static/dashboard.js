@@ -18,6 +18,13 @@ function usd(value) {
   }).format(amount);
 }
 
+// Exact, as the API keeps it (nano-dollars), without the trailing zeros: "$0.00465".
+function exactUsd(value) {
+  const [whole, fraction = ""] = String(value).split(".");
+  const digits = fraction.replace(/0+$/, "");
+  return `$${whole}${digits ? `.${digits}` : ""}`;
+}
+
 function plural(n, noun) {
   return `${count.format(n)} ${noun}${n === 1 ? "" : "s"}`;
 }
@@ -110,12 +117,14 @@ async function load() {
   }
   render(data);
   setStatus("");
+  browsing.window = { since: data.analytics.since, until: data.analytics.until };
   // The slower reports come after the figures, side by side; one that fails says so in its
   // own panel and leaves the rest standing.
   await Promise.all([
     inPanel("gaps", () => loadGaps(data.analytics.period)),
     inPanel("models", () => loadSpend(data.analytics)),
     inPanel("sessions", loadSessions),
+    browsing.student && inPanel("student-filter-text", loadStudentSpend),
   ]);
 }
 
@@ -125,7 +134,8 @@ async function inPanel(id, work) {
   } catch (error) {
     if (error instanceof Refused) return;
     const panel = $(id);
-    panel.replaceChildren(element(panel.tagName === "TABLE" ? "caption" : "p", error.message, "error"));
+    const tag = { TABLE: "caption", SPAN: "span" }[panel.tagName] ?? "p";
+    panel.replaceChildren(element(tag, error.message, "error"));
   }
 }
 
@@ -225,7 +235,8 @@ function renderTables(a) {
     (moments.get(v.video_id) ?? []).slice(0, 3).map((m) => `${m.minute}:00`).join(", "),
   ]));
   table($("students"), ["Student", "Sessions", "Questions"], a.most_active_students.map((s) => [
-    s.student_name ?? s.student_id, count.format(s.session_count), count.format(s.message_count),
+    linkTo(s.student_name ?? s.student_id, () => showStudent(s.student_id, s.student_name ?? s.student_id)),
+    count.format(s.session_count), count.format(s.message_count),
   ]));
   table($("topics"), ["Topic", "Questions"], a.common_topics.map((t) => [t.keyword, count.format(t.count)]));
 }
@@ -252,6 +263,13 @@ function renderGaps(gaps) {
   }));
 }
 
+function linkTo(text, onClick) {
+  const button = element("button", text, "link");
+  button.type = "button";
+  button.addEventListener("click", onClick);
+  return button;
+}
+
 function table(node, headings, rows) {
   if (!rows.length) {
     node.replaceChildren(element("caption", "Nothing in this period.", "empty"));
@@ -262,7 +280,11 @@ function table(node, headings, rows) {
   const body = element("tbody");
   body.append(...rows.map((cells) => {
     const row = element("tr");
-    row.append(...cells.map((cell, i) => element("td", cell, i > 0 ? "number" : undefined)));
+    row.append(...cells.map((cell, i) => {
+      const td = element("td", typeof cell === "string" ? cell : undefined, i > 0 ? "number" : undefined);
+      if (typeof cell !== "string") td.append(cell);
+      return td;
+    }));
     return row;
   }));
   const thead = element("thead");
@@ -308,7 +330,7 @@ function barChart(node, points, format) {
 // --- conversations -----------------------------------------------------------------------
 
 const PAGE_SIZE = 10;
-const browsing = { page: 1, query: "", pages: 1, open: null };
+const browsing = { page: 1, query: "", pages: 1, open: null, student: null, window: null };
 
 function when(iso) {
   const options = { dateStyle: "medium", timeStyle: "short" };
@@ -327,6 +349,7 @@ function videoTime(seconds) {
 async function loadSessions() {
   const params = withCreator(new URLSearchParams({ page: String(browsing.page), limit: String(PAGE_SIZE) }));
   if (browsing.query) params.set("search", browsing.query);
+  if (browsing.student) params.set("student_id", browsing.student.id);
   const page = await (await api(`/api/chat/sessions?${params}`)).json();
   browsing.pages = Math.max(page.total_pages, 1);
   renderSessions(page);
@@ -348,9 +371,7 @@ function renderSessions(page) {
   const body = element("tbody");
   body.append(...page.data.map((session) => {
     const row = element("tr", undefined, "session");
-    const open = element("button", session.title ?? session.preview ?? "Untitled conversation", "link");
-    open.type = "button";
-    open.addEventListener("click", () => openConversation(session.id));
+    const open = linkTo(session.title ?? session.preview ?? "Untitled conversation", () => openConversation(session.id));
     const first = element("td");
     first.append(open);
     if (session.snippet) first.append(element("p", session.snippet, "snippet"));
@@ -408,6 +429,31 @@ async function downloadMarkdown() {
   }
 }
 
+// A student's conversations with this creator, and what they cost over the period shown.
+async function showStudent(id, label) {
+  browsing.student = { id, label };
+  browsing.page = 1;
+  await Promise.all([inPanel("student-filter-text", loadStudentSpend), inPanel("sessions", loadSessions)]);
+  $("conversations").scrollIntoView();
+}
+
+async function loadStudentSpend() {
+  const { id, label } = browsing.student;
+  const range = withCreator(new URLSearchParams({ student_id: id, until: browsing.window.until }));
+  if (browsing.window.since) range.set("since", browsing.window.since);
+  const spend = await (await api(`/api/chat/costs?${range}`)).json();
+  $("student-filter-text").textContent =
+    `Conversations of ${label} · ${plural(spend.message_count, "message")} in this period, ${exactUsd(spend.total_cost)}`;
+  $("student-filter").hidden = false;
+}
+
+async function showEveryone() {
+  browsing.student = null;
+  browsing.page = 1;
+  $("student-filter").hidden = true;
+  await inPanel("sessions", loadSessions);
+}
+
 async function turnPage(step) {
   browsing.page = Math.min(Math.max(browsing.page + step, 1), browsing.pages);
   await inPanel("sessions", loadSessions);
@@ -436,6 +482,7 @@ function start() {
   });
   $("previous-page").addEventListener("click", () => turnPage(-1));
   $("next-page").addEventListener("click", () => turnPage(1));
+  $("everyone").addEventListener("click", showEveryone);
   $("close-conversation").addEventListener("click", () => $("conversation").close());
   $("export-markdown").addEventListener("click", downloadMarkdown);
   $("sign-out").addEventListener("click", () => {
