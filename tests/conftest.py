@@ -15,10 +15,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import text
 
 from chronos_chat import ChatStore, OfflineTitleGenerator
-from chronos_chat.schema import metadata
+from tests.factories import empty
 
 ADMIN_URL = os.environ.get("CHRONOS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -63,21 +62,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
-async def _empty(store: ChatStore) -> None:
-    if store.database.dialect != "postgresql":
-        return
-    tables = ", ".join(t.name for t in metadata.sorted_tables)
-    await store.database.write(
-        lambda db: db.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    )
-
-
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[ChatStore]:
     """An open ``ChatStore`` over an empty database, with offline titles."""
     chat_store = ChatStore(database_url, title_generator=OfflineTitleGenerator())
     await chat_store.open()
-    await _empty(chat_store)
+    await empty(chat_store)
     try:
         yield chat_store
     finally:

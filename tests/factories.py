@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
+
 from chronos_chat import ChatMessage, ChatSession, ChatStore
+from chronos_chat.schema import metadata
 
 
 async def make_session(store: ChatStore, **overrides: Any) -> ChatSession:
@@ -48,3 +51,13 @@ async def make_exchange(
         created_at=at,
     )
     return user, assistant
+
+
+async def empty(store: ChatStore) -> None:
+    """Remove every row (PostgreSQL: the run's database is shared; SQLite files are new)."""
+    if store.database.dialect != "postgresql":
+        return
+    tables = ", ".join(t.name for t in metadata.sorted_tables)
+    await store.database.write(
+        lambda db: db.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    )

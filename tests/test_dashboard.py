@@ -26,7 +26,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from chronos_chat import ChatStore, OfflineTitleGenerator
 from chronos_chat.api.auth import issue_token
 from chronos_chat.sessions import now_utc
-from tests.factories import make_exchange, make_session, reference
+from tests.factories import empty, make_exchange, make_session, reference
 
 SECRET = "dashboard-test-secret-" + "z" * 16
 CHROMIUM = os.environ.get("CHRONOS_TEST_CHROMIUM") or next(
@@ -84,11 +84,22 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
-    """A SQLite database with the data above, and creator-1's analytics from the library."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'chronos.db'}"
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def seeded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, dict[str, Any]]:
+    """A database of each backend with the data above, and figures from the library."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'chronos.db'}"
+    else:  # the run's PostgreSQL database, emptied: other modules' tests leave rows behind
+        url = str(request.getfixturevalue("postgres_url"))
+        asyncio.run(_emptied(url))
     return url, asyncio.run(_seed(url))
+
+
+async def _emptied(url: str) -> None:
+    async with ChatStore(url) as store:
+        await empty(store)
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +135,12 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for the module."""
+def browser(seeded: tuple[str, dict[str, Any]]) -> Iterator[Browser]:
+    """One headless Chromium for each backend's data.
+
+    It comes after the data (Playwright runs an event loop of its own, and the data is
+    written with ``asyncio.run``) and goes with it.
+    """
     if CHROMIUM is None:
         _no_browser()
     with sync_playwright() as driver:
