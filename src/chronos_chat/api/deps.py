@@ -14,7 +14,7 @@ from fastapi import Depends, Header, Request
 
 from chronos_chat.api.auth import Principal, authenticate
 from chronos_chat.api.errors import Forbidden
-from chronos_chat.errors import MessageNotFound, SessionNotFound
+from chronos_chat.errors import InvalidInput, MessageNotFound, SessionNotFound
 from chronos_chat.models import ChatMessage, ChatSession
 from chronos_chat.store import ChatStore
 
@@ -77,3 +77,19 @@ def require(condition: bool, why: str) -> None:
     """403 unless ``condition``: the caller sees the data but may not do this."""
     if not condition:
         raise Forbidden(why)
+
+
+def report_owner(caller: Principal, creator_id: str | None, what: str) -> str | None:
+    """Whose report: a creator's own, whatever they ask for; the service's choice; no student's."""
+    require(caller.role != "student", f"students have no {what}")
+    if caller.role == "creator":
+        require(creator_id in (None, caller.creator_id), f"creators see their own {what} only")
+        return caller.creator_id
+    return creator_id
+
+
+def required_creator(creator_id: str | None) -> str:
+    """The creator a report is about; InvalidInput when nobody was named."""
+    if not creator_id:
+        raise InvalidInput("creator_id", "is required")
+    return creator_id

@@ -10,8 +10,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, Response
 
 from chronos_chat.analytics_models import ContentGap
-from chronos_chat.api.auth import Principal
-from chronos_chat.api.deps import Caller, Store, require, visible_session
+from chronos_chat.api.deps import (
+    Caller,
+    Store,
+    report_owner,
+    require,
+    required_creator,
+    visible_session,
+)
 from chronos_chat.api.schemas import AnalyticsResponse
 from chronos_chat.cost_reports import CostSummary
 from chronos_chat.errors import InvalidInput
@@ -36,7 +42,7 @@ async def creator_analytics(
     """A creator's analytics; with ``usage`` the last 30 days day by day, with
     ``cost_projection`` the month's projection and ways to spend less (from the last 30 days'
     spend), with ``content_gaps`` the period's questions the videos did not answer."""
-    creator_id = _required(_creator_of(caller, creator_id, "analytics"))
+    creator_id = required_creator(report_owner(caller, creator_id, "analytics"))
     result = AnalyticsResponse(
         analytics=await store.get_creator_chat_analytics(creator_id, period, tz=tz)
     )
@@ -68,23 +74,8 @@ async def content_gaps(
 ) -> list[ContentGap]:
     """The period's questions whose answers cited no video at or above ``similarity_below``,
     by topic (what ``/analytics?content_gaps=true`` adds, on its own)."""
-    creator_id = _required(_creator_of(caller, creator_id, "analytics"))
+    creator_id = required_creator(report_owner(caller, creator_id, "analytics"))
     return await store.get_content_gaps(creator_id, period, similarity_below=similarity_below)
-
-
-def _creator_of(caller: Principal, creator_id: str | None, what: str) -> str | None:
-    """Whose report: a creator's own, whatever they ask for; the service's choice; no student's."""
-    require(caller.role != "student", f"students have no {what}")
-    if caller.role == "creator":
-        require(creator_id in (None, caller.creator_id), f"creators see their own {what} only")
-        return caller.creator_id
-    return creator_id
-
-
-def _required(creator_id: str | None) -> str:
-    if not creator_id:
-        raise InvalidInput("creator_id", "is required")
-    return creator_id
 
 
 @router.get("/costs", response_model=CostSummary)
@@ -99,7 +90,7 @@ async def costs(
 ) -> CostSummary:
     """What was spent, exactly, and on which models: by a creator's students, one student or
     one session, over [since, until). Creators see their own; the service names whose."""
-    creator_id = _creator_of(caller, creator_id, "cost reports")
+    creator_id = report_owner(caller, creator_id, "cost reports")
     if session_id is not None:
         await visible_session(store, caller, session_id)
     if creator_id is None and student_id is None and session_id is None:

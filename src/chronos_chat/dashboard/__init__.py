@@ -1,8 +1,8 @@
 """The creator dashboard: one static page that reads the analytics API with the viewer's token.
 
-The page holds no data and no secret, so it is served to anyone; every figure it shows comes
-from ``GET /api/chat/analytics``, which checks who is asking like every other route. Data is
-written into the page as text only, and the page's policy lets no injected script run.
+The page holds no data and no secret, so it is served to anyone; everything it shows comes from
+the API (analytics, content gaps, costs, sessions), which checks who is asking on every call.
+Data is written into the page as text only, and the page's policy lets no injected script run.
 """
 
 from __future__ import annotations
