@@ -39,9 +39,10 @@ def content(i: int) -> str:
     return f"Message {i}: how do I configure OAuth scopes for the React client after login? " * 3
 
 
-async def ours(url: str, n: int) -> float:
+async def ours(url: str, n: int, *, auto_migrate: bool = True) -> float:
     """Messages/second of ChatStore.create_message with three references and usage each."""
-    async with ChatStore(url, title_generator=OfflineTitleGenerator()) as store:
+    titles = OfflineTitleGenerator()
+    async with ChatStore(url, title_generator=titles, auto_migrate=auto_migrate) as store:
         session = await store.create_session(student_id="bench-student", creator_id="bench-creator")
         start = time.perf_counter()
         for i in range(n):

@@ -6,29 +6,52 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy import Connection, Table, delete, inspect, select
 
 from chronos_chat import ChatStore
 from chronos_chat import session_counts as session_counts_module
 from chronos_chat.database import alembic_config
 from chronos_chat.rollup_reads import cut_period
-from chronos_chat.rollups import DAY, QUARTER_HOUR, ROLLUPS, Split, backfill, floor_to, split
+from chronos_chat.rollups import (
+    DAILY,
+    DAY,
+    HOUR,
+    QUARTER_HOUR,
+    ROLLUPS,
+    Split,
+    backfill,
+    floor_to,
+    split,
+)
 from chronos_chat.schema import metadata, session_counts
 from tests.test_analytics import build
 
 T0 = datetime(2026, 3, 1, 10, 7, 30, tzinfo=UTC)
 TABLES = sorted({r.target for r in ROLLUPS})
+DAILY_TABLES = sorted({r.target for r in DAILY})
 
 
-def _snapshot(db: Connection) -> dict[str, set[tuple[object, ...]]]:
-    """Every rollup row that counts something."""
+def _snapshot(db: Connection, names: list[str] = TABLES) -> dict[str, set[tuple[object, ...]]]:
+    """Every rollup row that counts something (of the columns the database has now)."""
     rows = {}
-    for name in TABLES:
+    for name in names:
         table: Table = metadata.tables[name]
-        counters = [c for c in table.columns if not c.primary_key]
+        present = {c["name"] for c in inspect(db).get_columns(name)}
+        columns = [c for c in table.columns if c.name in present]
+        counters = [c for c in columns if not c.primary_key]
         rows[name] = {
-            tuple(r) for r in db.execute(select(table)) if any(r._mapping[c.name] for c in counters)
+            tuple(r)
+            for r in db.execute(select(*columns))
+            if any(r._mapping[c.name] for c in counters)
         }
+    return rows
+
+
+def _daily_snapshot(db: Connection) -> dict[str, set[tuple[object, ...]]]:
+    """What the daily rollups count, in the columns they had before the hourly ones came."""
+    rows = _snapshot(db, DAILY_TABLES)
+    quarters = rows["rollup_student_quarters"]
+    rows["rollup_student_quarters"] = {r[:4] for r in quarters}
     return rows
 
 
@@ -98,11 +121,12 @@ def test_split_into_whole_days_and_raw_ends(
 async def test_clustering_the_rollups_keeps_their_rows_and_triggers(store: ChatStore) -> None:
     # Migration 0005 rebuilds every rollup table; what the triggers kept must come through.
     await build(store, seed=5)
-    kept = await store.database.read(_snapshot)
+    everything = await store.database.read(_snapshot)
+    kept = await store.database.read(_daily_snapshot)
     await store.database.write(_migrate, "0004")
-    assert await store.database.read(_snapshot) == kept
+    assert await store.database.read(_daily_snapshot) == kept
     await store.database.write(_migrate, "head")
-    assert await store.database.read(_snapshot) == kept
+    assert await store.database.read(_snapshot) == everything  # 0011 refilled the hourly ones
     # The triggers are back: a new message is counted at once, as a rebuild would.
     session = await store.create_session(student_id="after", creator_id="c-after")
     await store.create_message(session_id=session.id, role="user", content="react hooks state")
@@ -194,6 +218,23 @@ def test_cut_period_subtracts_the_shorter_side(
     parts = cut_period(since, until, DAY, now=now)
     assert parts.shape[2] == signs
     assert (parts.params["r_lo"], parts.params["r_hi"]) == rolled
+
+
+def test_cut_period_reads_the_partial_days_by_the_hour() -> None:
+    # A month starting at 12:17:03 and ending at 20:40 today, read at 20:40: the start's day is
+    # whole hours from 13:00 and 43 raw minutes; today is its bucket less what lies after now.
+    since = M + timedelta(hours=12, minutes=17, seconds=3)
+    until = now = M + timedelta(days=30, hours=20, minutes=40)
+    parts = cut_period(since, until, DAY, now=now, fine=HOUR)
+    assert parts.shape[2] == (1, -1)
+    assert parts.shape[3] == ((True, 1), (True, 1))
+    p = parts.params
+    assert (p["r_lo"], p["r_hi"]) == (M + DAY, M + 31 * DAY)
+    assert (p["w0_0_lo"], p["w0_0_hi"]) == (since, M + timedelta(hours=13))
+    assert (p["f0_lo"], p["f0_hi"]) == (M + timedelta(hours=13), M + DAY)
+    # The subtracted side: 20:40 to 21:00 raw, then whole hours to midnight.
+    assert (p["w1_0_lo"], p["w1_0_hi"]) == (until, M + timedelta(days=30, hours=21))
+    assert (p["f1_lo"], p["f1_hi"]) == (M + timedelta(days=30, hours=21), M + 31 * DAY)
 
 
 async def test_the_best_similarity_backfill_keeps_content_gaps(store: ChatStore) -> None:

@@ -36,13 +36,17 @@ from chronos_chat.money import from_nanos
 from chronos_chat.rollup_reads import (
     ACTIVITY_COLUMNS,
     MO,
+    TH,
     TO,
+    VH,
     VS,
+    VSH,
     D,
     K,
     M,
     N,
     Parts,
+    Q,
     R,
     S,
     T,
@@ -59,7 +63,7 @@ from chronos_chat.rollup_reads import (
     run,
     sessions_where,
 )
-from chronos_chat.rollups import DAY, QUARTER_HOUR
+from chronos_chat.rollups import DAY, HOUR, QUARTER_HOUR
 from chronos_chat.schema import (
     chat_sessions,
     student_names,
@@ -150,12 +154,17 @@ def _student_figures(
     db: Connection, creator_id: str, since: datetime | None, until: datetime
 ) -> tuple[Any, list[StudentActivity]]:
     """Distinct students and askers, user messages, and the ten most active askers."""
-    parts = cut_period(since, until, DAY, now=datetime.now(UTC))
+    parts = cut_period(since, until, DAY, now=datetime.now(UTC), fine=QUARTER_HOUR)
 
     def build() -> Select[Any]:
         def rolled(low: Any, high: Any) -> Select[Any]:
             return select(D.student_id, D.messages, D.user_messages).where(
                 of_creator(D.creator_id), *between(D.day_at, low, high)
+            )
+
+        def quarters(low: Any, high: Any) -> Select[Any]:
+            return select(Q.student_id, Q.messages, Q.user_messages).where(
+                of_creator(Q.creator_id), *between(Q.bucket_at, low, high)
             )
 
         def raw(low: Any, high: Any) -> Select[Any]:
@@ -165,7 +174,8 @@ def _student_figures(
                 case((M.role == "user", 1), else_=0).label("user_messages"),
             ).where(of_creator(M.creator_id), *between(M.created_at, low, high))
 
-        rows = combined(rolled, raw, parts.shape, ("messages", "user_messages")).c
+        counters = ("messages", "user_messages")
+        rows = combined(rolled, raw, parts.shape, counters, fine=quarters).c
         per = (
             select(
                 rows.student_id,
@@ -236,7 +246,7 @@ def _videos(
     db: Connection, creator_id: str, since: datetime | None, until: datetime
 ) -> tuple[list[VideoCount], int]:
     """The ten most cited videos (with their sessions) and how many videos were cited."""
-    parts = cut_period(since, until, DAY, now=datetime.now(UTC))
+    parts = cut_period(since, until, DAY, now=datetime.now(UTC), fine=HOUR)
 
     def build() -> Select[Any]:
         def rolled(low: Any, high: Any) -> Select[Any]:
@@ -244,12 +254,17 @@ def _videos(
                 of_creator(V.creator_id), *between(V.day_at, low, high)
             )
 
+        def hours(low: Any, high: Any) -> Select[Any]:
+            return select(VH.video_id, VH.reference_count.label("refs")).where(
+                of_creator(VH.creator_id), *between(VH.hour_at, low, high)
+            )
+
         def raw(low: Any, high: Any) -> Select[Any]:
             return select(R.video_id, literal(1).label("refs")).where(
                 of_creator(R.creator_id), *between(R.created_at, low, high)
             )
 
-        rows = combined(rolled, raw, parts.shape, ("refs",), keys=("video_id",)).c
+        rows = combined(rolled, raw, parts.shape, ("refs",), keys=("video_id",), fine=hours).c
         refs = func.sum(rows.refs)
         top = (
             select(rows.video_id, refs.label("refs"), func.count().over().label("videos"))
@@ -292,6 +307,11 @@ def _video_sessions(db: Connection, parts: Parts, params: dict[str, Any]) -> dic
                 of_creator(VS.creator_id), in_ids(VS.video_id), *between(VS.day_at, low, high)
             )
 
+        def hours(low: Any, high: Any) -> Select[Any]:
+            return select(VSH.video_id, VSH.sessions).where(
+                of_creator(VSH.creator_id), in_ids(VSH.video_id), *between(VSH.hour_at, low, high)
+            )
+
         def raw(low: Any, high: Any) -> Select[Any]:
             return (
                 select(R.video_id, func.count(distinct(R.session_id)).label("sessions"))
@@ -302,7 +322,7 @@ def _video_sessions(db: Connection, parts: Parts, params: dict[str, Any]) -> dic
                 .group_by(R.video_id)
             )
 
-        rows = combined(rolled, raw, parts.shape, ("sessions",), keys=("video_id",)).c
+        rows = combined(rolled, raw, parts.shape, ("sessions",), keys=("video_id",), fine=hours).c
         return select(rows.video_id, func.sum(rows.sessions)).group_by(rows.video_id)
 
     rows = run(db, ("video sessions", parts.shape), build, params)
@@ -318,12 +338,20 @@ def _moments(
 ) -> list[VideoMoments]:
     if not videos:
         return []
-    parts = cut_period(since, until, DAY, now=datetime.now(UTC))
+    parts = cut_period(since, until, DAY, now=datetime.now(UTC), fine=HOUR)
 
     def build() -> Select[Any]:
         def rolled(low: Any, high: Any) -> Select[Any]:
             return select(MO.video_id, MO.minute, MO.reference_count.label("refs")).where(
                 of_creator(MO.creator_id), in_ids(MO.video_id), *between(MO.day_at, low, high)
+            )
+
+        def hours(low: Any, high: Any) -> Select[Any]:
+            return select(VH.video_id, VH.minute, VH.reference_count.label("refs")).where(
+                of_creator(VH.creator_id),
+                in_ids(VH.video_id),
+                VH.minute >= 0,  # -1: references without a timestamp
+                *between(VH.hour_at, low, high),
             )
 
         def raw(low: Any, high: Any) -> Select[Any]:
@@ -338,7 +366,8 @@ def _moments(
                 *between(R.created_at, low, high),
             )
 
-        rows = combined(rolled, raw, parts.shape, ("refs",), keys=("video_id", "minute")).c
+        keys = ("video_id", "minute")
+        rows = combined(rolled, raw, parts.shape, ("refs",), keys=keys, fine=hours).c
         refs = func.sum(rows.refs)
         rank = func.row_number().over(
             partition_by=rows.video_id, order_by=(refs.desc(), rows.minute)
@@ -368,7 +397,7 @@ def _moments(
 def _topics(
     db: Connection, creator_id: str, since: datetime | None, until: datetime
 ) -> list[TopicCount]:
-    parts = cut_period(since, until, DAY, now=datetime.now(UTC))
+    parts = cut_period(since, until, DAY, now=datetime.now(UTC), fine=HOUR)
 
     def build() -> Select[Any]:
         def rolled(low: Any, high: Any) -> Select[Any]:
@@ -376,12 +405,18 @@ def _topics(
                 of_creator(TO.creator_id), *between(TO.day_at, low, high)
             )
 
+        def hours(low: Any, high: Any) -> Select[Any]:
+            return select(TH.keyword, TH.label, TH.mentions).where(
+                of_creator(TH.creator_id), *between(TH.hour_at, low, high)
+            )
+
         def raw(low: Any, high: Any) -> Select[Any]:
             return select(K.keyword, K.label, literal(1).label("mentions")).where(
                 of_creator(K.creator_id), *between(K.created_at, low, high)
             )
 
-        rows = combined(rolled, raw, parts.shape, ("mentions",), keys=("keyword", "label")).c
+        keys = ("keyword", "label")
+        rows = combined(rolled, raw, parts.shape, ("mentions",), keys=keys, fine=hours).c
         # Net mentions per label first: a label counts only if the period itself holds it.
         labels = (
             select(rows.keyword, rows.label, func.sum(rows.mentions).label("mentions"))

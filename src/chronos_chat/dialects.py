@@ -362,20 +362,22 @@ _BUCKETS = {
     "postgresql": {
         "QUARTER": "date_bin('15 minutes', {0}, TIMESTAMPTZ '2000-01-01 00:00:00+00')",
         "DAY": "date_bin('1 day', {0}, TIMESTAMPTZ '2000-01-01 00:00:00+00')",
+        "HOUR": "date_bin('1 hour', {0}, TIMESTAMPTZ '2000-01-01 00:00:00+00')",
         "MINUTE": "floor({0} / 60)::integer",
     },
     # SQLite keeps UTC as 'YYYY-MM-DD HH:MM:SS.ffffff' text, so buckets are text surgery.
     "sqlite": {
         "QUARTER": "substr({0}, 1, 14) || printf('%02d:00.000000', CAST(substr({0}, 15, 2) AS INTEGER) / 15 * 15)",
         "DAY": "substr({0}, 1, 10) || ' 00:00:00.000000'",
+        "HOUR": "substr({0}, 1, 13) || ':00:00.000000'",
         "MINUTE": "CAST({0} / 60 AS INTEGER)",
     },
 }
-_BUCKET_CALL = re.compile(r"\b(QUARTER|DAY|MINUTE)\(([^()]*)\)")
+_BUCKET_CALL = re.compile(r"\b(QUARTER|DAY|HOUR|MINUTE)\(([^()]*)\)")
 
 
 def bucket_functions(dialect: str, sql: str) -> str:
-    """``sql`` with QUARTER(x), DAY(x) and MINUTE(x) spelled in the dialect's SQL."""
+    """``sql`` with QUARTER(x), DAY(x), HOUR(x) and MINUTE(x) spelled in the dialect's SQL."""
     spelled = _BUCKETS[dialect]
     return _BUCKET_CALL.sub(lambda m: spelled[m[1]].format(m[2]), sql)
 

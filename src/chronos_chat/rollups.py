@@ -13,7 +13,7 @@ ends of a period (``split``), so a rolling "last 30 days" is exact to the micros
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection
@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 from chronos_chat import dialects
 
 QUARTER_HOUR = timedelta(minutes=15)
+HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # bucket origin: a UTC midnight, as in the SQL
 _COLUMN = re.compile(r"\bc\.(\w+)")
@@ -66,7 +67,8 @@ class Rollup:
 TOKENS = "c.input_tokens + c.output_tokens + c.cache_read_tokens + c.cache_write_tokens + c.embedding_tokens"
 USER = "CASE WHEN c.role = 'user' THEN 1 ELSE 0 END"
 
-ROLLUPS = (
+# The rollups migrations 0004 to 0010 kept (each migration installs the set of its time).
+DAILY = (
     Rollup(
         "rollup_activity",
         "chat_messages",
@@ -146,6 +148,51 @@ ROLLUPS = (
         {"mentions": "count(*)"},
     ),
 )
+_VIDEO_SESSIONS = next(r for r in DAILY if r.target == "rollup_video_sessions")
+# Migration 0011: per-hour twins of the wide daily rollups, so a period's partial days are read
+# from an hour's rows at most instead of up to half a day of raw rows (a rolling month asked for
+# at noon UTC 28 -> ~18 ms). Hour first in their keys: a write lands at the right edge, and a
+# partial day is one range. Videos and their cited minutes share one table (minute -1: a
+# reference without a timestamp); students count asking in the quarter-hour rollup.
+ROLLUPS = (
+    *(
+        replace(r, sums={**r.sums, "user_messages": f"sum({USER})"})
+        if r.target == "rollup_student_quarters"
+        else r
+        for r in DAILY
+    ),
+    Rollup(
+        "rollup_video_hours",
+        "video_references",
+        {
+            "creator_id": "c.creator_id",
+            "hour_at": "HOUR(c.created_at)",
+            "video_id": "c.video_id",
+            "minute": "COALESCE(MINUTE(c.timestamp_seconds), -1)",
+        },
+        {"reference_count": "count(*)"},
+    ),
+    replace(
+        _VIDEO_SESSIONS,
+        target="rollup_video_session_hours",
+        keys={
+            "creator_id": "c.creator_id",
+            "hour_at": "HOUR(s.created_at)",
+            "video_id": "c.video_id",
+        },
+    ),
+    Rollup(
+        "rollup_topic_hours",
+        "message_keywords",
+        {
+            "creator_id": "c.creator_id",
+            "hour_at": "HOUR(c.created_at)",
+            "keyword": "c.keyword",
+            "label": "c.label",
+        },
+        {"mentions": "count(*)"},
+    ),
+)
 SOURCES = ("chat_messages", "video_references", "message_keywords")
 
 
@@ -175,15 +222,19 @@ LAST_TITLE = (
 )
 
 
-def _trigger_bodies(dialect: str) -> list[tuple[str, str, str, list[str]]]:
+Rollups = tuple[Rollup, ...]
+
+
+def _trigger_bodies(dialect: str, rollups: Rollups) -> list[tuple[str, str, str, list[str]]]:
     """(name, table, when, statements) of every rollup trigger."""
     triggers = []
     for source in SOURCES:
         for event in EVENTS:
-            row = "(SELECT " + ", ".join(f"{event.row}.{c} AS {c}" for c in _columns(source)) + ")"
+            columns = _columns(source, rollups)
+            row = "(SELECT " + ", ".join(f"{event.row}.{c} AS {c}" for c in columns) + ")"
             body = [
                 r.upsert(dialect, row, event.sign, event.others)
-                for r in ROLLUPS
+                for r in rollups
                 if r.source == source
             ]
             if source == "video_references" and event.action == "insert":
@@ -197,33 +248,35 @@ def _trigger_bodies(dialect: str) -> list[tuple[str, str, str, list[str]]]:
     return triggers
 
 
-def install(db: Connection) -> None:
-    """Create the triggers that keep the rollups (and the video titles) on every write."""
-    for name, _table, when, body in _trigger_bodies(db.dialect.name):
+def install(db: Connection, rollups: Rollups = ROLLUPS) -> None:
+    """Create the triggers that keep ``rollups`` (and the video titles) on every write."""
+    for name, _table, when, body in _trigger_bodies(db.dialect.name, rollups):
         for ddl in dialects.row_trigger_ddl(db, name, when, body):
             db.exec_driver_sql(ddl)
 
 
 def uninstall(db: Connection) -> None:
     """Drop the rollup triggers (their tables stay)."""
-    for name, table, _when, _body in _trigger_bodies(db.dialect.name):
+    for name, table, _when, _body in _trigger_bodies(db.dialect.name, ROLLUPS):
         for ddl in dialects.drop_row_trigger_ddl(db, name, table):
             db.exec_driver_sql(ddl)
 
 
-def backfill(db: Connection) -> None:
-    """Fill empty rollup tables, and the title directory, from the rows already stored."""
+def backfill(db: Connection, rollups: Rollups = ROLLUPS, *, titles: bool = True) -> None:
+    """Fill empty rollup tables (and the title directory) from the rows already stored."""
     dialect = db.dialect.name
-    for rollup in ROLLUPS:
+    for rollup in rollups:
         db.exec_driver_sql(rollup.upsert(dialect, rollup.source, "1", "false"))
+    if not titles:
+        return
     db.exec_driver_sql(
         f"INSERT INTO video_titles (creator_id, video_id, title) {dialects.last_titles_sql(db)} "
         "ON CONFLICT (creator_id, video_id) DO UPDATE SET title = excluded.title"
     )
 
 
-def _columns(source: str) -> list[str]:
-    return sorted({"pk", *(c for r in ROLLUPS if r.source == source for c in r.columns())})
+def _columns(source: str, rollups: Rollups) -> list[str]:
+    return sorted({"pk", *(c for r in rollups if r.source == source for c in r.columns())})
 
 
 # --- reading: whole buckets from the rollups, the partial ends from the raw rows -----------

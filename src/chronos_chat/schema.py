@@ -232,7 +232,7 @@ rollup_activity = _rollup(
 rollup_student_quarters = _rollup(
     "rollup_student_quarters",
     [_key("creator_id"), _key("bucket_at", UTCDateTime()), _key("student_id")],
-    ["messages"],
+    ["messages", "user_messages"],
 )
 rollup_student_days = _rollup(
     "rollup_student_days",
@@ -267,6 +267,33 @@ rollup_topics = _rollup(
         _key("keyword", String(100)),
         _key("label", String(100)),
         _key("day_at", UTCDateTime()),
+    ],
+    ["mentions"],
+)
+# Per-hour twins of the wide daily rollups, for the partial days at a period's ends (hour first:
+# a partial day is one range). Videos and their cited minutes share one (minute -1: no timestamp).
+rollup_video_hours = _rollup(
+    "rollup_video_hours",
+    [
+        _key("creator_id"),
+        _key("hour_at", UTCDateTime()),
+        _key("video_id"),
+        _key("minute", Integer()),
+    ],
+    ["reference_count"],
+)
+rollup_video_session_hours = _rollup(
+    "rollup_video_session_hours",
+    [_key("creator_id"), _key("hour_at", UTCDateTime()), _key("video_id")],
+    ["sessions"],
+)
+rollup_topic_hours = _rollup(
+    "rollup_topic_hours",
+    [
+        _key("creator_id"),
+        _key("hour_at", UTCDateTime()),
+        _key("keyword", String(100)),
+        _key("label", String(100)),
     ],
     ["mentions"],
 )

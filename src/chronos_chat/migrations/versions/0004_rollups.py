@@ -84,8 +84,8 @@ def upgrade() -> None:
         batch.drop_index("ix_chat_sessions_creator_created")
         batch.create_index("ix_chat_sessions_creator_created", SESSION_FIGURES)
     bind = op.get_bind()
-    rollups.backfill(bind)
-    rollups.install(bind)
+    rollups.backfill(bind, rollups.DAILY)
+    rollups.install(bind, rollups.DAILY)
 
 
 def downgrade() -> None:
