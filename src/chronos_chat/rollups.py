@@ -6,8 +6,9 @@ and (with a minus sign) every delete, in the writing transaction: nothing can wr
 without its rollups, cascades included, and the figures are exact at once. The same definition
 fills the tables from existing rows (``backfill``) when the migration adds them.
 
-Readers combine whole buckets from the rollups with the raw rows of the partial buckets at the
-ends of a period (``split``), so a rolling "last 30 days" is exact to the microsecond.
+Readers combine whole buckets from the rollups (days, then the hours of a partial day) with the
+raw rows left at the ends of a period (``split``), so a rolling "last 30 days" is exact to the
+microsecond.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ DAILY = (
 _VIDEO_SESSIONS = next(r for r in DAILY if r.target == "rollup_video_sessions")
 # Migration 0011: per-hour twins of the wide daily rollups, so a period's partial days are read
 # from an hour's rows at most instead of up to half a day of raw rows (a rolling month asked for
-# at noon UTC 28 -> ~18 ms). Hour first in their keys: a write lands at the right edge, and a
+# at noon UTC 28 -> 19-21 ms). Hour first in their keys: a write lands at the right edge, and a
 # partial day is one range. Videos and their cited minutes share one table (minute -1: a
 # reference without a timestamp); students count asking in the quarter-hour rollup.
 ROLLUPS = (
