@@ -1,5 +1,5 @@
 """The creator dashboard in a real browser: Chromium driven by Playwright, against
-``chronos-chat serve`` on 127.0.0.1 over a seeded SQLite database.
+``chronos-chat serve`` on 127.0.0.1, over a seeded SQLite database and over PostgreSQL.
 
 Chromium comes from ``CHRONOS_TEST_CHROMIUM`` or the PATH (Debian's ``chromium`` package;
 ``.ci/run`` installs it). Without one the tests skip, except under ``CI=true``, where they fail.
