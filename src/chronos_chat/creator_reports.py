@@ -459,7 +459,11 @@ def creator_analytics(
 ) -> CreatorAnalytics:
     """A creator's figures over [since, until) (see ``analytics`` for what counts)."""
     check_external_id("creator_id", creator_id)
-    start = since or _first_message_at(db, creator_id) or until
+    # Only SQLite shifts local times by the offsets in force over the period, so only it needs
+    # the period's real start when "everything" has none (PostgreSQL converts each row itself).
+    start = since or until
+    if since is None and dialects.is_sqlite(db):
+        start = _first_message_at(db, creator_id) or until
     totals, hours = _activity_by_hour(db, creator_id, since, until, tz, start)
     sessions, median = _session_totals(db, creator_id, since, until)
     students, most_active = _student_figures(db, creator_id, since, until)
