@@ -1,5 +1,6 @@
-"""Reading the rollups: a period cut into whole buckets (from a rollup) and partial ends (from
-the raw rows), as statements built once per shape and run with bound parameters.
+"""Reading the rollups: a period cut into whole buckets (from a rollup), whole finer buckets of
+its partial ends (from a finer rollup, where there is one) and what is left (from the raw rows),
+as statements built once per shape and run with bound parameters.
 
 A statement of a few unions costs about 1 ms to build and about 0.1 ms more than the driver to
 run, so each figure's statement depends only on the period's shape (which parts there are)

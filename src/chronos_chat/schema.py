@@ -206,7 +206,7 @@ idempotency_keys = Table(
 # --- rollups: aggregates kept by triggers (see rollups.py), so analytics read few rows ------
 # Quarter-hour buckets serve figures by local hour or day (every zone offset in use today is a
 # whole number of quarter hours); UTC-day buckets serve the wide dimensions (students, videos,
-# topics). Students are keyed by day first, so a period reads only its own days; videos, cited
+# topics), and UTC-hour buckets (below) the partial days at a period's ends. Students are keyed by day first, so a period reads only its own days; videos, cited
 # moments and topics by what their readers group by, so each is summed while read in key order.
 # Counters go down on delete and rows at zero stay: readers ignore them. On SQLite they are
 # WITHOUT ROWID tables: the rows are the key, so range reads and upserts touch one B-tree.

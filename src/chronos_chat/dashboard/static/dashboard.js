@@ -87,6 +87,10 @@ async function api(path) {
   throw new Error(body?.message ?? `The server answered ${response.status}.`);
 }
 
+async function getJson(path) {
+  return (await api(path)).json();
+}
+
 // A service token may look at any creator: ?creator_id=... on the page's own URL.
 function withCreator(params) {
   const creator = new URLSearchParams(location.search).get("creator_id");
@@ -109,7 +113,7 @@ async function load() {
   }));
   let data;
   try {
-    data = await (await api(`/api/chat/analytics?${params}`)).json();
+    data = await getJson(`/api/chat/analytics?${params}`);
   } catch (error) {
     if (error instanceof Refused) return;
     $("report").hidden = true;
@@ -122,7 +126,7 @@ async function load() {
   // own panel and leaves the rest standing.
   await Promise.all([
     inPanel("gaps", () => loadGaps(data.analytics.period)),
-    inPanel("models", () => loadSpend(data.analytics)),
+    inPanel("models", loadSpend),
     inPanel("sessions", loadSessions),
     browsing.student && inPanel("student-filter-text", loadStudentSpend),
   ]);
@@ -215,11 +219,15 @@ function renderCost(projection, suggestions) {
   }));
 }
 
-// The period's spend by model, over exactly the analytics' window, so it adds up to the cost card.
-async function loadSpend(a) {
-  const range = withCreator(new URLSearchParams({ until: a.until }));
-  if (a.since) range.set("since", a.since);
-  const spend = await (await api(`/api/chat/costs?${range}`)).json();
+// Spend over exactly the analytics' window, so it adds up to what the cards say.
+function spendRange(extra = {}) {
+  const range = withCreator(new URLSearchParams({ ...extra, until: browsing.window.until }));
+  if (browsing.window.since) range.set("since", browsing.window.since);
+  return range;
+}
+
+async function loadSpend() {
+  const spend = await getJson(`/api/chat/costs?${spendRange()}`);
   const rows = spend.by_model.filter((m) => m.message_count > 0).map((m) => [
     m.model ?? "no model", count.format(m.message_count),
     count.format(m.input_tokens + m.output_tokens + m.cache_read_tokens + m.cache_write_tokens + m.embedding_tokens),
@@ -243,7 +251,7 @@ function renderTables(a) {
 
 async function loadGaps(period) {
   const params = withCreator(new URLSearchParams({ period }));
-  renderGaps(await (await api(`/api/chat/content-gaps?${params}`)).json());
+  renderGaps(await getJson(`/api/chat/content-gaps?${params}`));
 }
 
 function renderGaps(gaps) {
@@ -270,9 +278,10 @@ function linkTo(text, onClick) {
   return button;
 }
 
-function table(node, headings, rows) {
+// A table of text (or element) cells; columns from ``firstNumber`` on are figures, aligned right.
+function table(node, headings, rows, { empty = "Nothing in this period.", firstNumber = 1 } = {}) {
   if (!rows.length) {
-    node.replaceChildren(element("caption", "Nothing in this period.", "empty"));
+    node.replaceChildren(element("caption", empty, "empty"));
     return;
   }
   const head = element("tr");
@@ -281,7 +290,7 @@ function table(node, headings, rows) {
   body.append(...rows.map((cells) => {
     const row = element("tr");
     row.append(...cells.map((cell, i) => {
-      const td = element("td", typeof cell === "string" ? cell : undefined, i > 0 ? "number" : undefined);
+      const td = element("td", typeof cell === "string" ? cell : undefined, i >= firstNumber ? "number" : undefined);
       if (typeof cell !== "string") td.append(cell);
       return td;
     }));
@@ -350,41 +359,28 @@ async function loadSessions() {
   const params = withCreator(new URLSearchParams({ page: String(browsing.page), limit: String(PAGE_SIZE) }));
   if (browsing.query) params.set("search", browsing.query);
   if (browsing.student) params.set("student_id", browsing.student.id);
-  const page = await (await api(`/api/chat/sessions?${params}`)).json();
+  const page = await getJson(`/api/chat/sessions?${params}`);
   browsing.pages = Math.max(page.total_pages, 1);
   renderSessions(page);
 }
 
 function renderSessions(page) {
-  const table = $("sessions");
   $("page-info").textContent = `page ${page.page} of ${browsing.pages} · ${plural(page.total, "conversation")}`;
   $("previous-page").disabled = page.page <= 1;
   $("next-page").disabled = page.page >= browsing.pages;
-  if (!page.data.length) {
-    table.replaceChildren(element("caption", browsing.query ? "No conversation matches." : "No conversations yet.", "empty"));
-    return;
-  }
-  const head = element("tr");
-  head.append(...["Conversation", "Student", "Messages", "Last activity"].map((h) => element("th", h)));
-  const thead = element("thead");
-  thead.append(head);
-  const body = element("tbody");
-  body.append(...page.data.map((session) => {
-    const row = element("tr", undefined, "session");
-    const open = linkTo(session.title ?? session.preview ?? "Untitled conversation", () => openConversation(session.id));
-    const first = element("td");
-    first.append(open);
-    if (session.snippet) first.append(element("p", session.snippet, "snippet"));
-    row.append(first, element("td", session.student_id), element("td", count.format(session.message_count), "number"),
-      element("td", when(session.last_message_at), "number"));
-    return row;
-  }));
-  table.replaceChildren(thead, body);
+  const rows = page.data.map((session) => {
+    const title = element("div");
+    title.append(linkTo(session.title ?? session.preview ?? "Untitled conversation", () => openConversation(session.id)));
+    if (session.snippet) title.append(element("p", session.snippet, "snippet"));
+    return [title, session.student_id, count.format(session.message_count), when(session.last_message_at)];
+  });
+  const empty = browsing.query ? "No conversation matches." : "No conversations yet.";
+  table($("sessions"), ["Conversation", "Student", "Messages", "Last activity"], rows, { empty, firstNumber: 2 });
 }
 
 async function openConversation(id) {
   try {
-    const session = await (await api(`/api/chat/sessions/${encodeURIComponent(id)}?messages=true`)).json();
+    const session = await getJson(`/api/chat/sessions/${encodeURIComponent(id)}?messages=true`);
     renderConversation(session);
     browsing.open = session.id;
     $("conversation").showModal();
@@ -439,9 +435,7 @@ async function showStudent(id, label) {
 
 async function loadStudentSpend() {
   const { id, label } = browsing.student;
-  const range = withCreator(new URLSearchParams({ student_id: id, until: browsing.window.until }));
-  if (browsing.window.since) range.set("since", browsing.window.since);
-  const spend = await (await api(`/api/chat/costs?${range}`)).json();
+  const spend = await getJson(`/api/chat/costs?${spendRange({ student_id: id })}`);
   $("student-filter-text").textContent =
     `Conversations of ${label} · ${plural(spend.message_count, "message")} in this period, ${exactUsd(spend.total_cost)}`;
   $("student-filter").hidden = false;
