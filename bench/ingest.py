@@ -1,24 +1,37 @@
 """Messages per second of ``create_message`` committed one by one, against the raw driver and
 LangChain's ``SQLChatMessageHistory.add_message``, on SQLite and PostgreSQL, in one run.
 
-    python bench/ingest.py [--messages 3000] [--backend sqlite|postgresql|both]
+    python -m bench.ingest [--messages 3000] [--backend sqlite|postgresql|both] [--mix every|seed]
+
+Also the floor: the very statements ``create_message`` sent (recorded in a first run) replayed
+through the raw driver, one transaction a message, on a copy of the same database. What separates
+ours from the floor is our Python (validation, SQLAlchemy, the thread hop); what separates the
+floor from the raw baseline is the rows a message has beyond its own (references, keywords) and
+the work the schema does for them.
+
+``--mix every`` (the default, as in every earlier run) gives every message three references;
+``--mix seed`` writes messages as a tutor does: a student's question without references, the
+answer with three.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sqlite3
 import time
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
+from sqlalchemy import event
 
-from bench.common import create_postgres, drop_postgres, sqlite_file
+from bench.common import ADMIN_URL, create_postgres, drop_postgres, postgres_url, sqlite_file
 from chronos_chat import ChatStore, OfflineTitleGenerator
 
 REFERENCES = [
@@ -39,22 +52,97 @@ def content(i: int) -> str:
     return f"Message {i}: how do I configure OAuth scopes for the React client after login? " * 3
 
 
-async def ours(url: str, n: int, *, auto_migrate: bool = True) -> float:
-    """Messages/second of ChatStore.create_message with three references and usage each."""
+def message(session_id: uuid.UUID, i: int, mix: str) -> dict[str, Any]:
+    """The arguments of the ``i``-th ``create_message``: questions and answers alternate."""
+    answer = i % 2 == 1
+    return {
+        "session_id": session_id,
+        "role": "assistant" if answer else "user",
+        "content": content(i),
+        "usage": USAGE,
+        "model": "claude-haiku-4-5",
+        "video_references": REFERENCES if answer or mix == "every" else (),
+    }
+
+
+async def ours(url: str, n: int, mix: str = "every", *, auto_migrate: bool = True) -> float:
+    """Messages/second of ChatStore.create_message with usage, and references as ``mix`` says."""
     titles = OfflineTitleGenerator()
     async with ChatStore(url, title_generator=titles, auto_migrate=auto_migrate) as store:
         session = await store.create_session(student_id="bench-student", creator_id="bench-creator")
         start = time.perf_counter()
         for i in range(n):
-            await store.create_message(
-                session_id=session.id,
-                role="assistant" if i % 2 else "user",
-                content=content(i),
-                usage=USAGE,
-                model="claude-haiku-4-5",
-                video_references=REFERENCES,
-            )
+            await store.create_message(**message(session.id, i, mix))
         return n / (time.perf_counter() - start)
+
+
+Recorded = list[list[tuple[str, Any]]]
+
+
+async def recorded(url: str, n: int, mix: str) -> tuple[Recorded, str]:
+    """The driver-level statements of each ``create_message`` of ``ours``, and the URL of a copy
+    of the database as it was before them (with the session they write into)."""
+    calls: Recorded = []
+    async with ChatStore(url, title_generator=OfflineTitleGenerator()) as store:
+        session = await store.create_session(student_id="bench-student", creator_id="bench-creator")
+    copy = clone(url)
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if not statement.startswith("BEGIN"):  # the replay begins its own transactions
+            calls[-1].append((statement, parameters))
+
+    async with ChatStore(url, title_generator=OfflineTitleGenerator()) as store:
+        event.listen(store.database.engine, "before_cursor_execute", record)
+        for i in range(n):
+            calls.append([])
+            await store.create_message(**message(session.id, i, mix))
+    return calls, copy
+
+
+def clone(url: str) -> str:
+    """A copy of the closed database at ``url`` (a file copy, or a PostgreSQL template)."""
+    if url.startswith("sqlite"):
+        source = url.removeprefix("sqlite:///")
+        target = f"{source}.copy"
+        for suffix in ("", "-wal"):
+            if Path(source + suffix).exists():
+                shutil.copyfile(source + suffix, target + suffix)
+        return f"sqlite:///{target}"
+    name = f"{url.rpartition('/')[2]}_copy"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{url.rpartition("/")[2]}"')  # type: ignore[call-overload]
+    return postgres_url(name)
+
+
+def replay_sqlite(path: str, calls: Recorded) -> float:
+    """Messages/second of the sqlite3 driver sending ``calls``, one transaction each."""
+    db = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
+        db.execute(f"PRAGMA {pragma}")
+    start = time.perf_counter()
+    for statements in calls:
+        db.execute("BEGIN IMMEDIATE")
+        for statement, parameters in statements:
+            db.execute(statement, parameters).fetchall()
+        db.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    db.close()
+    return len(calls) / elapsed
+
+
+def replay_postgres(url: str, calls: Recorded) -> float:
+    """Messages/second of the psycopg driver sending ``calls``, one transaction each."""
+    db = psycopg.connect(url)
+    db.execute("SET jit = off")  # as the store's connections
+    db.commit()
+    start = time.perf_counter()
+    for statements in calls:
+        with db.transaction():
+            for statement, parameters in statements:
+                db.execute(statement, parameters).fetchall()
+    elapsed = time.perf_counter() - start
+    db.close()
+    return len(calls) / elapsed
 
 
 async def _new_session(store_url: str) -> uuid.UUID:
@@ -163,40 +251,48 @@ def langchain(url: str, n: int) -> float:
     return n / elapsed
 
 
-async def bench_backend(backend: str, n: int) -> dict[str, float]:
-    """The three rates on one backend, each on a fresh database."""
+async def bench_backend(backend: str, n: int, mix: str) -> dict[str, float]:
+    """The four rates on one backend, each on a fresh database."""
     # Each contender gets its own fresh database of the same kind and settings.
     if backend == "sqlite":
-        urls = [f"sqlite:///{sqlite_file(f'ingest-{who}.db')}" for who in ("ours", "raw", "lc")]
+        who = ("ours", "raw", "lc", "floor")
+        urls = [f"sqlite:///{sqlite_file(f'ingest-{name}.db')}" for name in who]
+        sqlite_file("ingest-floor.db.copy")
     else:
-        urls = [create_postgres() for _ in range(3)]
+        urls = [create_postgres() for _ in range(4)]
+    copy = None
     try:
-        ours_rate = await ours(urls[0], n)
+        ours_rate = await ours(urls[0], n, mix)
         sid = await _new_session(urls[1])
+        calls, copy = await recorded(urls[3], n, mix)
         if backend == "sqlite":
             raw_rate = raw_sqlite(urls[1].removeprefix("sqlite:///"), sid, n)
             lc_rate = langchain(urls[2], n)
+            floor_rate = replay_sqlite(copy.removeprefix("sqlite:///"), calls)
         else:
             raw_rate = raw_postgres(urls[1], sid, n)
             lc_rate = langchain(urls[2].replace("postgresql://", "postgresql+psycopg2://"), n)
+            floor_rate = replay_postgres(copy, calls)
     finally:
         if backend == "postgresql":
-            for url in urls:
+            for url in [*urls, *([copy] if copy else [])]:
                 drop_postgres(url)
-    return {"ours": ours_rate, "raw": raw_rate, "langchain": lc_rate}
+    return {"ours": ours_rate, "raw": raw_rate, "langchain": lc_rate, "floor": floor_rate}
 
 
-async def main(backends: list[str], n: int) -> None:
+async def main(backends: list[str], n: int, mix: str) -> None:
     """Print one Markdown row per backend."""
     print(
-        "| backend | create_message /s | raw driver /s | LangChain /s | ours / raw | ours / LangChain |"
+        f"| backend (--mix {mix}) | create_message /s | raw driver /s | LangChain /s "
+        "| our statements, raw driver /s | ours / raw | ours / LangChain | floor / raw |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for backend in backends:
-        r = await bench_backend(backend, n)
+        r = await bench_backend(backend, n, mix)
         print(
             f"| {backend} | {r['ours']:,.0f} | {r['raw']:,.0f} | {r['langchain']:,.0f} "
-            f"| {r['ours'] / r['raw']:.0%} | {r['ours'] / r['langchain']:.2f}x |"
+            f"| {r['floor']:,.0f} | {r['ours'] / r['raw']:.0%} "
+            f"| {r['ours'] / r['langchain']:.2f}x | {r['floor'] / r['raw']:.0%} |"
         )
 
 
@@ -205,9 +301,10 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--mix", choices=["every", "seed"], default="every")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    runner: Callable[[], Awaitable[None]] = lambda: main(backends, args.messages)  # noqa: E731
+    runner: Callable[[], Awaitable[None]] = lambda: main(backends, args.messages, args.mix)  # noqa: E731
     asyncio.run(runner())
 
 

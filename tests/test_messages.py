@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import sqlalchemy.exc
 from sqlalchemy import Connection
 
 from chronos_chat import (
@@ -281,6 +282,60 @@ async def test_failed_transaction_leaves_no_trace(store: ChatStore) -> None:
         await store.database.write(session_message_then_failure)
     assert (await store.list_sessions(archived=None)).total == 0
     assert await store.search_messages("hello") == []
+
+
+REFUSE_REFERENCES = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_references BEFORE INSERT ON video_references"
+        " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$",
+        "CREATE TRIGGER refuse_references BEFORE INSERT ON video_references"
+        " FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ],
+}
+ALLOW_REFERENCES = {
+    "sqlite": ["DROP TRIGGER refuse_references"],
+    "postgresql": ["DROP TRIGGER refuse_references ON video_references", "DROP FUNCTION refuse()"],
+}
+
+
+async def _run_all(store: ChatStore, statements: list[str]) -> None:
+    def run(db: Connection) -> None:
+        for statement in statements:
+            db.exec_driver_sql(statement)
+
+    await store.database.write(run)
+
+
+async def test_a_database_error_midway_is_sqlalchemys_and_leaves_no_trace(
+    store: ChatStore,
+) -> None:
+    # The message row is written before its references fail: all of it must roll back, and the
+    # caller sees SQLAlchemy's error class whichever way the backend's statements were sent.
+    session = await make_session(store, creator_id="creator-1")
+    dialect = store.database.dialect
+    await _run_all(store, REFUSE_REFERENCES[dialect])
+    try:
+        with pytest.raises(sqlalchemy.exc.DBAPIError, match="refused"):
+            await store.create_message(
+                session_id=session.id,
+                role="assistant",
+                content="An answer about react hooks",
+                video_references=[reference("v1")],
+            )
+    finally:
+        await _run_all(store, ALLOW_REFERENCES[dialect])
+    assert await store.get_messages(session.id) == []
+    assert (await store.get_session(session.id)).message_count == 0
+    assert await store.search_messages("hooks") == []
+    assert (await store.get_creator_chat_analytics("creator-1", "all")).total_messages == 0
+    written = await store.create_message(
+        session_id=session.id, role="assistant", content="again", video_references=[reference("v1")]
+    )
+    assert written.seq == 1  # the failed message did not use up a place in the session
 
 
 async def test_backfilled_message_does_not_move_activity_back(store: ChatStore) -> None:

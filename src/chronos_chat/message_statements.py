@@ -1,7 +1,8 @@
 """The write path's statements, built once: a statement made per call spends more time on its
 cache key than SQLite spends running it.
 
-On PostgreSQL a new message is one statement (``one_trip``): the session's counter bump, the
+On SQLite they run through the driver's cursor (``driver``). On PostgreSQL a new message is one
+statement (``one_trip``): the session's counter bump, the
 message, its references and its keywords as data-modifying CTEs, so a message costs one round
 trip and the session row stays locked for one statement and the commit, not four round trips.
 """
@@ -28,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from chronos_chat.dialects import UTCDateTime
+from chronos_chat.driver import DriverStatement
 from chronos_chat.schema import chat_messages, chat_sessions, message_keywords, video_references
 
 S = chat_sessions.c
@@ -53,14 +55,13 @@ BUMP_SESSION = (
     )
     .returning(S.last_seq, S.creator_id, S.student_id)
 )
+SQLITE_BUMP_SESSION = DriverStatement(BUMP_SESSION)
 LOCK_SESSION = (
     select(S.student_id, S.creator_id)
     .where(S.id == bindparam("b_session_id", type_=Uuid))
     .with_for_update()
 )
-INSERT_MESSAGE = chat_messages.insert()
 # RETURNING makes SQLAlchemy send the rows as one multi-row INSERT (one round trip).
-INSERT_REFERENCES = video_references.insert().returning(video_references.c.pk)
 INSERT_KEYWORDS = message_keywords.insert().returning(message_keywords.c.pk)
 
 # The columns a message, reference or keyword gets from the caller (the rest from the session).

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -22,6 +22,7 @@ from sqlalchemy import (
     update,
 )
 
+from chronos_chat import driver
 from chronos_chat import message_statements as statements
 from chronos_chat.costs import price_usage
 from chronos_chat.errors import (
@@ -200,22 +201,31 @@ def create_message(
     # order and cannot deadlock (positions keep the order the references were given in).
     references = sorted(_reference_rows(message), key=_by_video)
     keywords = sorted(_keywords(message), key=_by_keyword)
+    bumped: Row[Any] | Bumped | None
     if db.dialect.name == "postgresql":
         bumped = _write_in_one_trip(db, bump, values, references, keywords)
     else:
-        bumped = db.execute(statements.BUMP_SESSION, bump).first()
+        bumped = next((Bumped(*row) for row in statements.SQLITE_BUMP_SESSION.run(db, bump)), None)
     if bumped is None or not owner.owns(bumped):
         # Someone else's session: raising rolls back everything written above.
         raise SessionNotFound(message.session_id)
     values |= _from_session(bumped)
     if db.dialect.name != "postgresql":
-        db.execute(statements.INSERT_MESSAGE, values)
+        driver.insert_many(db, chat_messages, [values])
         if references:
-            db.execute(statements.INSERT_REFERENCES, [_owned_row(values) | r for r in references])
+            driver.insert_many(db, video_references, [_owned_row(values) | r for r in references])
         if keywords:
             owned = _owned_row(values, session=False)
-            db.execute(statements.INSERT_KEYWORDS, [owned | k for k in keywords])
+            driver.insert_many(db, message_keywords, [owned | k for k in keywords])
     return _written_model(message, values)
+
+
+class Bumped(NamedTuple):
+    """The session row as the counter bump returns it."""
+
+    last_seq: int
+    creator_id: str
+    student_id: str
 
 
 def _write_in_one_trip(
@@ -298,7 +308,7 @@ def _message_values(
     }
 
 
-def _from_session(bumped: Row[Any]) -> dict[str, Any]:
+def _from_session(bumped: Row[Any] | Bumped) -> dict[str, Any]:
     return {
         "creator_id": bumped.creator_id,
         "student_id": bumped.student_id,
