@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 
 from bench.common import ADMIN_URL, create_postgres, drop_postgres, postgres_url, sqlite_file
 from chronos_chat import ChatStore, OfflineTitleGenerator
+from chronos_chat.driver import DriverStatement
 
 REFERENCES = [
     {
@@ -91,11 +92,22 @@ async def recorded(url: str, n: int, mix: str) -> tuple[Recorded, str]:
         if not statement.startswith("BEGIN"):  # the replay begins its own transactions
             calls[-1].append((statement, parameters))
 
-    async with ChatStore(url, title_generator=OfflineTitleGenerator()) as store:
-        event.listen(store.database.engine, "before_cursor_execute", record)
-        for i in range(n):
-            calls.append([])
-            await store.create_message(**message(session.id, i, mix))
+    def record_driver(statement: DriverStatement, db: Connection, values: Any) -> list[Any]:
+        calls[-1].append((statement.sql, statement.parameters(values)))
+        return run(statement, db, values)
+
+    run = DriverStatement.run
+    DriverStatement.run = record_driver  # type: ignore[method-assign]  # SQLite's write path
+    try:
+        async with ChatStore(url, title_generator=OfflineTitleGenerator()) as store:
+            event.listen(store.database.engine, "before_cursor_execute", record)
+            for i in range(n):
+                calls.append([])
+                await store.create_message(**message(session.id, i, mix))
+    finally:
+        DriverStatement.run = run  # type: ignore[method-assign]
+    if not all(calls):
+        raise RuntimeError("a message was written by statements the recorder did not see")
     return calls, copy
 
 
