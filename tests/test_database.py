@@ -238,6 +238,18 @@ async def test_an_unreachable_database_is_a_domain_error() -> None:
         await store.close()
 
 
+async def test_a_sqlite_file_that_cannot_be_opened_fails_each_write(tmp_path: Path) -> None:
+    # The writer thread opens its connection on the first write: a failure there must reach
+    # that caller (not end the thread and leave every later write waiting forever).
+    store = ChatStore(f"sqlite:///{tmp_path / 'no-such-folder' / 'chronos.db'}")
+    try:
+        for attempt in (store.open(), store.create_session(student_id="s", creator_id="c")):
+            with pytest.raises(DatabaseUnavailable, match="unable to open"):
+                await asyncio.wait_for(attempt, timeout=10)
+    finally:
+        await store.close()
+
+
 async def test_a_wrong_statement_is_not_reported_as_an_unavailable_database(
     store: ChatStore,
 ) -> None:

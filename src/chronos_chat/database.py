@@ -255,6 +255,7 @@ class GroupCommit:
         self._max_group = max_group
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
+        self._db: Connection | None = None
         self._thread = threading.Thread(target=self._serve, name="chronos-writer", daemon=True)
         self._thread.start()
 
@@ -276,6 +277,13 @@ class GroupCommit:
             self._thread.join()
 
     def _serve(self) -> None:
+        try:
+            self._serve_queue()
+        finally:
+            if self._db is not None:
+                self._db.close()
+
+    def _serve_queue(self) -> None:
         while (job := self._queue.get()) is not None:
             group = [job]
             while len(group) < self._max_group:
@@ -293,7 +301,11 @@ class GroupCommit:
 
     def _commit(self, group: list[_Job]) -> None:
         try:
-            with self._engine.begin() as db:
+            # One connection kept for the writer's life (opened on its first write, so that an
+            # unreachable file fails that write): a pool checkout and return per commit cost
+            # more than SQLite's own commit work.
+            db = self._db = self._db or self._engine.connect()
+            with db.begin():
                 if len(group) == 1:
                     job = group[0]
                     job.result = job.fn(db, *job.args, **job.kwargs)
@@ -308,6 +320,22 @@ class GroupCommit:
             for job in group:
                 if job.error is None:
                     job.error = error
+            self._drop_if_unfinished()
+
+    def _drop_if_unfinished(self) -> None:
+        """Give up the writer's connection if a failure (a refused commit) left its transaction
+        open: the pool rolls it back, and the next write opens another."""
+        db = self._db
+        if db is None:
+            return
+        try:
+            unfinished = db.connection.driver_connection.in_transaction  # type: ignore[union-attr]
+        except DBAPIError:  # the connection itself is broken
+            unfinished = True
+        if unfinished:
+            self._db = None
+            with contextlib.suppress(DBAPIError):
+                db.close()
 
 
 def _settle(job: _Job) -> None:

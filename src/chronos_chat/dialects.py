@@ -40,6 +40,7 @@ from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
 
+from chronos_chat import driver
 from chronos_chat.errors import InvalidInput
 
 SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -134,7 +135,7 @@ def _configure_sqlite(engine: Engine, synchronous: SqliteSynchronous) -> None:
         # Write transactions take the write lock up front, so a read-then-write (such as
         # get-or-create) can never interleave with another writer.
         mode = "IMMEDIATE" if conn.get_execution_options().get("chronos_write") else "DEFERRED"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        driver.execute(conn, f"BEGIN {mode}")  # SQLAlchemy's execute costs more than the BEGIN
 
 
 # SQLite result codes and PostgreSQL SQLSTATE classes that mean "the database cannot serve

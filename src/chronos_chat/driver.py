@@ -48,17 +48,22 @@ class DriverStatement:
 
     def run(self, db: Connection, values: Mapping[str, Any]) -> list[Any]:
         """Execute with ``values`` in ``db``'s transaction; the rows it returns, as tuples."""
-        parameters = self.parameters(values)
-        driver = db.connection.driver_connection
-        assert driver is not None  # a Connection in use always holds its driver connection
-        try:
-            rows: list[Any] = driver.execute(self.sql, parameters).fetchall()
-            return rows
-        except sqlite3.Error as error:
-            # As SQLAlchemy would raise it: callers tell busy from broken the same way.
-            raise DBAPIError.instance(
-                self.sql, parameters, error, sqlite3.Error, dialect=DIALECT
-            ) from error
+        return execute(db, self.sql, self.parameters(values))
+
+
+def execute(db: Connection, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
+    """Run ``sql`` on ``db``'s SQLite connection, as it is; the rows it returns, as tuples.
+
+    A driver error is raised as SQLAlchemy would raise it, so callers tell busy from broken the
+    same way whichever path a statement took.
+    """
+    driver = db.connection.driver_connection
+    assert driver is not None  # a Connection in use always holds its driver connection
+    try:
+        rows: list[Any] = driver.execute(sql, parameters).fetchall()
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(sql, parameters, error, sqlite3.Error, dialect=DIALECT) from error
+    return rows
 
 
 @functools.cache
