@@ -328,13 +328,15 @@ class GroupCommit:
         db = self._db
         if db is None:
             return
+        # Whatever state the failure left the connection in, the writer thread must live on:
+        # every later write waits on it.
         try:
             unfinished = db.connection.driver_connection.in_transaction  # type: ignore[union-attr]
-        except DBAPIError:  # the connection itself is broken
+        except Exception:
             unfinished = True
         if unfinished:
             self._db = None
-            with contextlib.suppress(DBAPIError):
+            with contextlib.suppress(Exception):
                 db.close()
 
 
