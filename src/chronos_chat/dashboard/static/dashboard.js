@@ -8,10 +8,17 @@ const $ = (id) => document.getElementById(id);
 
 const count = new Intl.NumberFormat("en-US");
 const decimal = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
+const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 2 });
+
+// A card holds a few characters: millions and more as "1.23M" (the exact count in its title).
+function shortCount(value) {
+  return value >= 1_000_000 ? compact.format(value) : count.format(value);
+}
 
 // Display only: the API sends exact decimal strings; a float is fine for reading them.
 function usd(value) {
   const amount = Number(value);
+  if (amount > 0 && amount < 0.00005) return "< $0.0001"; // not "$0.0000": it is not nothing
   const digits = amount !== 0 && Math.abs(amount) < 1 ? 4 : 2;
   return new Intl.NumberFormat("en-US", {
     style: "currency", currency: "USD", minimumFractionDigits: digits, maximumFractionDigits: digits,
@@ -181,13 +188,14 @@ function renderTotals(a) {
     ["returning_students", "Returning students", count.format(a.engagement.returning_students)],
     ["avg_messages_per_session", "Messages per session", decimal.format(a.avg_messages_per_session)],
     ["avg_session_duration_minutes", "Average session", minutes(a.avg_session_duration_minutes)],
-    ["total_tokens", "Tokens", count.format(a.total_tokens)],
+    ["total_tokens", "Tokens", shortCount(a.total_tokens), count.format(a.total_tokens)],
     ["total_cost", "Cost", usd(a.total_cost)],
   ];
-  $("totals").replaceChildren(...figures.map(([key, label, value]) => {
+  $("totals").replaceChildren(...figures.map(([key, label, value, exact]) => {
     const card = element("div", undefined, "card");
     const dd = element("dd", value);
     dd.dataset.figure = key;
+    if (exact) dd.title = exact;
     card.append(element("dt", label), dd);
     return card;
   }));
@@ -202,8 +210,11 @@ function renderHours(hours) {
 }
 
 function renderCost(projection, suggestions) {
+  // The projection adds up whole UTC days up to today, which need not match the period above.
+  const first = new Date(Date.now() - (Math.max(projection.days_observed, 1) - 1) * 86_400_000);
+  const since = first.toLocaleDateString("en-US", { month: "short", day: "numeric", timeZone: "UTC" });
   const pairs = [
-    ["Spent in the last 30 days", usd(projection.total_cost)],
+    [`Spent since ${since} (UTC days)`, usd(projection.total_cost)],
     ["Average a day", usd(projection.average_daily_cost)],
     ["Projected for a month", usd(projection.projected_monthly_cost)],
   ];
