@@ -20,6 +20,13 @@ from tests.fake_anthropic import fake_anthropic
         ("What does row level security do in Postgres?", "Questions about row level security"),
         ("Can you explain closures?", "Questions about closures"),
         ("why is my docker build so slow", "Questions about docker build"),
+        # Verbs and fillers of how students ask are not what they ask about.
+        (
+            "How does form validation relate to GraphQL resolvers?",
+            "Questions about form validation",
+        ),
+        ("What are common mistakes with React hooks?", "Questions about React hooks"),
+        ("My build keeps failing on Vercel", "Questions about build and Vercel"),
     ],
 )
 def test_offline_titles(message: str, title: str) -> None:

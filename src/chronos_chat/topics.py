@@ -39,6 +39,8 @@ STOP_WORDS = frozenset(
     attempt attempts basic basics beginner beginners bit confused confusing deeper go going
     lost missing move moves project school sorry started stuck summarize summary together
     watch watched worth starting take update updating write writing matter matters
+    relate relates related keeps inside mistake mistakes practice practices common fail fails
+    failed failing
     """.split()
 )
 
