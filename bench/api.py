@@ -1,7 +1,12 @@
 """Requests/second and latency of the service under wrk (a second process on 127.0.0.1),
 against bare FastAPI endpoints in the same run: a constant, and a raw insert + update + commit.
 
-    python -m bench.api [--duration 10] [--connections 10]   (needs wrk: apt-get install wrk)
+    python -m bench.api [--duration 10] [--connections 10] [--backend sqlite|postgresql]
+                        [--sessions 1]   (needs wrk: apt-get install wrk)
+
+``--sessions N`` spreads the POSTs (ours and the raw insert alike) over N sessions chosen at
+random: 1 (the default, as in every earlier run) is the worst case, every write queued on one
+session's row; 10 is ten students asking at once, each in a conversation of their own.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ def _serve(module: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def _wrk(
-    path: str,
+    path: str | list[str],
     *,
     duration: int,
     connections: int,
@@ -59,9 +64,17 @@ def _wrk(
     body: str = "",
     token: str = "",
 ) -> tuple[float, str, str]:
+    """Rate, p50 and p99 of requests to ``path`` (or to one of ``path`` at random each time)."""
+    paths = [path] if isinstance(path, str) else path
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     headers = f'wrk.headers["Authorization"] = "Bearer {token}"\nwrk.headers["Content-Type"] = "application/json"\n'
-    script.write_text(f'wrk.method = "{method}"\nwrk.body = [[{body}]]\n{headers}')
+    pick = (  # one path: wrk's own static request, as in earlier runs
+        "paths = {" + ", ".join(f'"{p}"' for p in paths) + "}\n"
+        "request = function() return wrk.format(nil, paths[math.random(#paths)]) end\n"
+        if len(paths) > 1
+        else ""
+    )
+    script.write_text(f'wrk.method = "{method}"\nwrk.body = [[{body}]]\n{headers}{pick}')
     out = subprocess.run(
         [
             "wrk",
@@ -71,7 +84,7 @@ def _wrk(
             "--latency",
             "-s",
             str(script),
-            f"http://127.0.0.1:{PORT}{path}",
+            f"http://127.0.0.1:{PORT}{paths[0]}",
         ],
         capture_output=True,
         text=True,
@@ -85,18 +98,22 @@ def _wrk(
     return rate, p50, p99
 
 
-async def _prepare(url: str) -> str:
+async def _prepare(url: str, sessions: int) -> list[str]:
+    """The ids of the ``sessions`` the POSTs go to, among the 201 sessions the list pages over."""
     async with ChatStore(url) as store:
-        session = await store.create_session(student_id="bench-student", creator_id="bench-creator")
-        for i in range(200):
+        targets = [
+            await store.create_session(student_id="bench-student", creator_id="bench-creator")
+            for _ in range(sessions)
+        ]
+        for i in range(201 - sessions):
             other = await store.create_session(
                 student_id="bench-student", creator_id="bench-creator", title=f"s{i}"
             )
             await store.create_message(session_id=other.id, role="user", content=f"question {i}")
-        return str(session.id)
+        return [str(session.id) for session in targets]
 
 
-def main(duration: int, connections: int, backend: str) -> None:
+def main(duration: int, connections: int, backend: str, sessions: int) -> None:
     """Print the Markdown table."""
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -105,14 +122,19 @@ def main(duration: int, connections: int, backend: str) -> None:
         if backend == "sqlite"
         else create_postgres("chronos_bench_api")
     )
-    session_id = asyncio.run(_prepare(url))
+    session_ids = asyncio.run(_prepare(url, sessions))
     token = issue_token(SECRET, role="service", sub="bench", ttl=3600)
     rows = []
     message = '{"role": "user", "content": "hello from wrk", "token_count": 12}'
-    bare = _serve("bench.bare_app:app", {"BENCH_DATABASE_URL": url, "BENCH_SESSION_ID": session_id})
+    bare = _serve("bench.bare_app:app", {"BENCH_DATABASE_URL": url})
     try:
         constant = _wrk("/bare/constant", duration=duration, connections=connections)
-        raw = _wrk("/bare/insert", duration=duration, connections=connections, method="POST")
+        raw = _wrk(
+            [f"/bare/insert/{sid}" for sid in session_ids],
+            duration=duration,
+            connections=connections,
+            method="POST",
+        )
     finally:
         bare.terminate()
         bare.wait()
@@ -124,7 +146,7 @@ def main(duration: int, connections: int, backend: str) -> None:
     ours = _serve("chronos_chat.api:create_app", env)
     try:
         post = _wrk(
-            f"/api/chat/sessions/{session_id}/messages",
+            [f"/api/chat/sessions/{sid}/messages" for sid in session_ids],
             duration=duration,
             connections=connections,
             method="POST",
@@ -141,8 +163,9 @@ def main(duration: int, connections: int, backend: str) -> None:
         ours.terminate()
         ours.wait()
     rows.append(("bare: constant", constant, None))
-    rows.append(("bare: raw insert + update + commit", raw, None))
-    rows.append(("POST /api/chat/sessions/{id}/messages", post, raw[0]))
+    where = "one session" if sessions == 1 else f"{sessions} sessions"
+    rows.append((f"bare: raw insert + update + commit ({where})", raw, None))
+    rows.append((f"POST /api/chat/sessions/{{id}}/messages ({where})", post, raw[0]))
     rows.append(("GET /api/chat/sessions (page of 20 of 201)", listing, constant[0]))
     print(
         f"| endpoint ({backend}, 1 uvicorn worker, {connections} connections) | req/s | p50 | p99 | ratio to its baseline |"
@@ -158,5 +181,6 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--sessions", type=int, default=1, choices=range(1, 201), metavar="1-200")
     args = parser.parse_args()
-    main(args.duration, args.connections, args.backend)
+    main(args.duration, args.connections, args.backend, args.sessions)

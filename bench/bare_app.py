@@ -15,7 +15,6 @@ from fastapi import FastAPI
 
 app = FastAPI()
 URL = os.environ["BENCH_DATABASE_URL"]
-SESSION = os.environ["BENCH_SESSION_ID"]
 _local = threading.local()
 
 
@@ -41,15 +40,15 @@ async def constant() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@app.post("/bare/insert", status_code=201)
-def insert() -> dict[str, str]:
+@app.post("/bare/insert/{session_id}", status_code=201)
+def insert(session_id: uuid.UUID) -> dict[str, str]:
     """Insert a message and bump its session, committed (sync: runs in FastAPI's thread pool)."""
     db = _connection()
     message_id = uuid.uuid4()
     sqlite = URL.startswith("sqlite")
     at: Any = datetime.now(UTC).replace(tzinfo=None).isoformat(" ") if sqlite else datetime.now(UTC)
     mark = "?" if sqlite else "%s"
-    sid: Any = uuid.UUID(SESSION).hex if sqlite else uuid.UUID(SESSION)
+    sid: Any = session_id.hex if sqlite else session_id
     db.execute("BEGIN IMMEDIATE" if sqlite else "BEGIN")
     seq = db.execute(
         f"UPDATE chat_sessions SET last_seq = last_seq + 1, message_count = message_count + 1, "
