@@ -332,6 +332,35 @@ def test_a_failing_report_says_so_in_its_panel_and_the_rest_stands(server: str, 
     assert page.locator("#status").inner_text() == ""
 
 
+def test_big_counts_fit_their_card_and_a_tiny_saving_is_not_nothing(
+    server: str, page: Page
+) -> None:
+    # A big creator's month: tokens in the millions, and a suggestion that saves a fraction of
+    # a cent (the seed's embedding trigger fires on the count of queries, not their price).
+    def bigger(route: Any) -> None:
+        body = route.fetch().json()
+        body["analytics"]["total_tokens"] = 1_227_571
+        tiny = {
+            "type": "embedding",
+            "priority": "medium",
+            "title": "Cache query embeddings",
+            "description": "More than three embedding queries.",
+            "potential_savings_percent": 30,
+            "estimated_savings_usd": "0.000001200",
+        }
+        body["optimization_suggestions"] = [tiny]
+        route.fulfill(json=body)
+
+    page.route("**/api/chat/analytics*", bigger)
+    page.goto(f"{server}/dashboard#token={token('creator', 'creator-1', 'creator-1')}")
+    tokens = page.locator('[data-figure="total_tokens"]')
+    expect(tokens).to_have_text("1.23M")
+    assert tokens.get_attribute("title") == "1,227,571"
+    saving = page.locator("#suggestions li", has_text="Cache query embeddings")
+    expect(saving).to_contain_text("(< $0.0001 a month)")
+    assert "$0.0000" not in page.locator("#suggestions").inner_text()
+
+
 def test_a_student_shows_their_conversations_and_what_they_cost(
     server: str, page: Page, seeded: tuple[str, dict[str, Any]]
 ) -> None:
