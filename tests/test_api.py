@@ -319,6 +319,30 @@ async def test_cost_report_is_exact_and_per_model(
     assert naive.status_code == 422 and naive.json()["field"] == "until"
 
 
+@pytest.mark.parametrize(("role", "status"), [("student", 403), ("creator", 403), ("service", 200)])
+async def test_only_the_service_erases_a_student(
+    client: httpx.AsyncClient,
+    store: ChatStore,
+    sessions: dict[str, ChatSession],
+    role: str,
+    status: int,
+) -> None:
+    # Even about themselves: the app behind the service decides who may ask for an erasure.
+    response = await client.delete("/api/chat/students/student-1", headers=ROLES[role])
+    assert response.status_code == status, response.text
+    left = await store.list_sessions(student_id="student-1", archived=None)
+    if status == 200:
+        assert response.json() == {"student_id": "student-1", "deleted_sessions": 1}
+        assert left.total == 0
+        unknown = await client.delete("/api/chat/students/nobody", headers=SERVICE)
+        assert unknown.json()["deleted_sessions"] == 0
+    else:
+        assert [s.id for s in left.data] == [sessions["own"].id]
+    assert (await store.get_session(sessions["other"].id)).message_count == 2
+    too_long = await client.delete(f"/api/chat/students/{'s' * 129}", headers=SERVICE)
+    assert too_long.status_code == 422
+
+
 async def test_students_create_only_their_own_sessions(
     client: httpx.AsyncClient, store: ChatStore
 ) -> None:

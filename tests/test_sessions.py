@@ -7,9 +7,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Connection, select
 
-from chronos_chat import ChatStore, InvalidInput, SessionNotFound
-from tests.factories import make_exchange, make_session
+from chronos_chat import ChatSession, ChatStore, InvalidInput, SessionNotFound, idempotency
+from chronos_chat.schema import idempotency_keys
+from tests.factories import make_exchange, make_session, reference
+
+K = idempotency_keys.c
 
 
 async def test_create_and_get_session(store: ChatStore) -> None:
@@ -144,3 +148,51 @@ async def test_bad_session_input_names_field_and_writes_nothing(
 async def test_session_ids_up_to_128_characters(store: ChatStore) -> None:
     session = await make_session(store, student_id="s" * 128, creator_id="c" * 128)
     assert session.student_id == "s" * 128
+
+
+def _stored_keys(db: Connection) -> list[tuple[str, str]]:
+    return [tuple(row) for row in db.execute(select(K.scope, K.key).order_by(K.key))]
+
+
+async def _answered_with_key(store: ChatStore, session: ChatSession, scope: str, key: str) -> None:
+    """A message written as an API request with an Idempotency-Key does it: its response kept."""
+    await store.database.write(idempotency.claim, scope, key, "hash", datetime.now(UTC))
+    await store.create_message(
+        session_id=session.id, role="user", content="What is a closure?", request_key=(scope, key)
+    )
+
+
+async def test_forgetting_a_student_leaves_no_trace_of_them_and_touches_no_one_else(
+    store: ChatStore,
+) -> None:
+    # The creator's analytics after the erasure equal those from before the student came.
+    stays = await make_session(store, student_id="student-2")
+    await make_exchange(store, stays, "How do React hooks manage state?")
+    await _answered_with_key(store, stays, "service:rag", "kept")
+    await store.set_student_name("student-2", "Grace Hopper")
+    before = await store.get_creator_chat_analytics("creator-1", "all")
+
+    goes = await make_session(store, student_id="student-1")
+    await make_exchange(store, goes, "What is row level security?", references=[reference("v2")])
+    archived = await make_session(store, student_id="student-1")
+    await make_exchange(store, archived, "How do I set up OAuth scopes?")
+    await store.archive_session(archived.id)
+    await store.set_student_name("student-1", "Ada Lovelace")
+    await _answered_with_key(store, goes, "student:student-1", "theirs")
+    await _answered_with_key(store, goes, "service:rag", "about-them")
+
+    assert await store.forget_student("student-1") == 2
+    assert (await store.list_sessions(student_id="student-1", archived=None)).total == 0
+    for gone in (goes, archived):
+        with pytest.raises(SessionNotFound):
+            await store.get_session(gone.id)
+    assert await store.search_messages("security") == []
+    after = await store.get_creator_chat_analytics("creator-1", "all")
+    moving = {"since", "until"}
+    assert after.model_dump(exclude=moving) == before.model_dump(exclude=moving)
+    assert [s.student_name for s in after.most_active_students] == ["Grace Hopper"]
+    assert await store.database.read(_stored_keys) == [("service:rag", "kept")]
+    assert (await store.get_session(stays.id, include_messages=True)).message_count == 3
+    assert await store.forget_student("student-1") == 0  # again: nothing left, no error
+    with pytest.raises(InvalidInput, match="student_id"):
+        await store.forget_student("")

@@ -5,6 +5,8 @@ refused; a retry while the first is still running is told to wait. Keys are kept
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +22,11 @@ K = idempotency_keys.c
 ABANDONED_AFTER = timedelta(minutes=2)
 # Retries come within minutes; a day bounds the table by a day of keyed requests.
 KEPT_FOR = timedelta(hours=24)
+
+
+def caller_scope(role: str, sub: str) -> str:
+    """The scope of a caller's keys: a key is theirs alone."""
+    return f"{role}:{sub}"
 
 
 class InFlight(Conflict):
@@ -84,6 +91,15 @@ def release(db: Connection, scope: str, key: str) -> None:
     db.execute(
         delete(idempotency_keys).where(K.scope == scope, K.key == key, K.status_code.is_(None))
     )
+
+
+def forget(db: Connection, scope: str, session_ids: Sequence[uuid.UUID]) -> None:
+    """Delete the keys of ``scope`` and every stored response about one of ``session_ids``."""
+    db.execute(delete(idempotency_keys).where(K.scope == scope))
+    about = K.response["session_id"].as_string()
+    for start in range(0, len(session_ids), 500):  # well under any bound on parameters
+        batch = [str(i) for i in session_ids[start : start + 500]]
+        db.execute(delete(idempotency_keys).where(about.in_(batch)))
 
 
 def purge(db: Connection, now: datetime) -> int:

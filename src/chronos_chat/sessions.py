@@ -19,7 +19,7 @@ from sqlalchemy import (
     update,
 )
 
-from chronos_chat import dialects
+from chronos_chat import dialects, idempotency
 from chronos_chat.errors import InvalidInput, SessionNotFound
 from chronos_chat.models import ChatSession
 from chronos_chat.money import from_nanos
@@ -206,6 +206,18 @@ def delete_session(db: Connection, session_id: uuid.UUID) -> None:
     result = db.execute(delete(chat_sessions).where(S.id == _as_uuid(session_id)))
     if result.rowcount == 0:
         raise SessionNotFound(session_id)
+
+
+def forget_student(db: Connection, student_id: str) -> int:
+    """Delete all a student left: every session (archived too) with its messages, their name,
+    and the stored responses of idempotent requests about them; how many sessions went."""
+    check_external_id("student_id", student_id)
+    ids = list(db.execute(select(S.id).where(S.student_id == student_id)).scalars())
+    idempotency.forget(db, idempotency.caller_scope("student", student_id), ids)
+    # As for one session, the row triggers take each session's messages out of the rollups.
+    db.execute(delete(chat_sessions).where(S.student_id == student_id))
+    db.execute(delete(student_names).where(student_names.c.student_id == student_id))
+    return len(ids)
 
 
 def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:

@@ -452,6 +452,12 @@ class ChatStore:
             analytics.content_gaps, creator_id, start, end, similarity_below
         )
 
+    async def forget_student(self, student_id: str) -> int:
+        """Erase a student: every session of theirs (archived too) with its messages, references
+        and keywords, their name, and stored responses of idempotent requests about them, in one
+        transaction; analytics and costs no longer count them. How many sessions went."""
+        return await self.database.write(sessions.forget_student, student_id)
+
     async def set_student_name(self, student_id: str, name: str | None) -> None:
         """Name a student in analytics (None forgets the name)."""
         await self.database.write(sessions.set_student_name, student_id, name)

@@ -25,7 +25,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chronos_chat import __version__, dashboard, idempotency
-from chronos_chat.api import errors, messages, reports, sessions
+from chronos_chat.api import errors, messages, reports, sessions, students
 from chronos_chat.api.auth import check_secret
 from chronos_chat.api.limits import BodyLimit, MemoryRateLimiter, RedisRateLimiter
 from chronos_chat.api.schemas import Health
@@ -94,7 +94,7 @@ def create_app(store: ChatStore | None = None, settings: Settings | None = None)
     app.state.settings = settings
     app.state.rate_limiter = _rate_limiter(settings)
     errors.install(app)
-    for router in (sessions.router, messages.router, reports.router):
+    for router in (sessions.router, messages.router, reports.router, students.router):
         app.include_router(router)
     _install_health(app, store, metrics)
     dashboard.install(app)

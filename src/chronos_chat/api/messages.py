@@ -51,7 +51,7 @@ async def create_message(
     student = caller.sub if caller.role == "student" else None
     if idempotency_key is None:
         return _json(201, await _create(store, session_id, body, student, None))
-    scope = f"{caller.role}:{caller.sub}"
+    scope = idempotency.caller_scope(caller.role, caller.sub)
     digest = hashlib.sha256(f"{session_id}\n{body.model_dump_json()}".encode()).hexdigest()
     replay = await store.database.write(
         idempotency.claim, scope, idempotency_key, digest, now_utc()

@@ -98,6 +98,13 @@ class AnalyticsResponse(BaseModel):
     content_gaps: list[ContentGap] | None = None
 
 
+class StudentForgotten(BaseModel):
+    """What erasing a student removed."""
+
+    student_id: str
+    deleted_sessions: int
+
+
 class Health(BaseModel):
     """Liveness or readiness."""
 
