@@ -1,10 +1,11 @@
-"""SQLite's write path: statements compiled once by SQLAlchemy, run through the driver's cursor.
+"""SQLite's hottest statements (a new message's, and every BEGIN), run through the driver.
 
 SQLAlchemy's execution machinery (execution context, parameter processing, result objects)
 costs more than SQLite takes to run a message's statements: writing a message this way is
-about 1.3x faster (docs/benchmarks.md, Ingest). The SQL, the order of its parameters and the
+about 1.2x faster (docs/benchmarks.md, Ingest). The SQL, the order of its parameters and the
 conversion of each value (UUIDs, UTC timestamps, JSON) are still SQLAlchemy's, so a row
-written here is stored exactly as one written through SQLAlchemy.
+written here is stored exactly as one written through SQLAlchemy, and a driver error is raised
+as SQLAlchemy's.
 """
 
 from __future__ import annotations
