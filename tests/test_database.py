@@ -98,6 +98,9 @@ def test_plain_urls_get_async_drivers() -> None:
     assert resolve_url("postgres://u@h/db").drivername == "postgresql+psycopg"
     with pytest.raises(chronos_chat.InvalidInput):
         resolve_url("mysql://u@h/db")
+    with pytest.raises(chronos_chat.InvalidInput, match="not a database URL") as raised:
+        resolve_url("postgresql:/user:s3cret@host")  # a slash short
+    assert "s3cret" not in str(raised.value)
 
 
 def test_url_falls_back_to_environment_then_file(monkeypatch: pytest.MonkeyPatch) -> None:

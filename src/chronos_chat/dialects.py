@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Dialect, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.types import TypeDecorator
 
 from chronos_chat import driver
@@ -74,7 +74,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 def resolve_url(url: str | URL | None) -> URL:
     """Turn a plain URL (or the environment's, or the default file) into one with our driver."""
     raw = url or os.environ.get("CHRONOS_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_FILE}"
-    parsed = make_url(raw) if isinstance(raw, str) else raw
+    try:
+        parsed = make_url(raw) if isinstance(raw, str) else raw
+    except ArgumentError:
+        # Not echoed back: a URL can carry a password.
+        raise InvalidInput(
+            "url", "is not a database URL: e.g. sqlite:///chronos.db or postgresql://user@host/db"
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return parsed.set(drivername="sqlite+pysqlite")
