@@ -179,3 +179,32 @@ def test_export_prints_markdown(tmp_path: Path) -> None:
         == 0
     )
     assert runner.invoke(app, ["export", "not-a-uuid", "--database-url", url]).exit_code == 1
+
+
+def test_forget_student_asks_then_erases(tmp_path: Path) -> None:
+    import asyncio
+
+    from chronos_chat import ChatStore
+
+    url = f"sqlite:///{tmp_path}/f.db"
+
+    async def make() -> None:
+        async with ChatStore(url) as store:
+            for student in ("s1", "s1", "s2"):
+                session = await store.create_session(student_id=student, creator_id="c")
+                await store.create_message(session_id=session.id, role="user", content="Hi?")
+
+    async def left() -> dict[str, int]:
+        async with ChatStore(url) as store:
+            return {s: await store.get_session_count(s) for s in ("s1", "s2")}
+
+    asyncio.run(make())
+    declined = runner.invoke(app, ["forget-student", "s1", "--database-url", url], input="n\n")
+    assert declined.exit_code == 1
+    assert asyncio.run(left()) == {"s1": 2, "s2": 1}
+    erased = runner.invoke(app, ["forget-student", "s1", "--yes", "--database-url", url])
+    assert erased.exit_code == 0, erased.output
+    assert "2 sessions" in erased.output
+    assert asyncio.run(left()) == {"s1": 0, "s2": 1}
+    refused = runner.invoke(app, ["forget-student", "", "--yes", "--database-url", url])
+    assert refused.exit_code == 1 and "student_id" in refused.output

@@ -379,6 +379,26 @@ def export_command(
         raise typer.Exit(code=1) from exc
 
 
+@app.command("forget-student")
+def forget_student(
+    student_id: Annotated[str, typer.Argument(help="The student's id, as your app knows it.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Erase without asking.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Erase everything stored about a student (a data-deletion request); asks first."""
+    if not yes and not typer.confirm(
+        f"Erase every session, message and name of {student_id!r}? This cannot be undone"
+    ):
+        raise typer.Exit(code=1)
+
+    async def run() -> int:
+        async with ChatStore(database_url) as store:
+            return await store.forget_student(student_id)
+
+    deleted = _run(run())
+    console.print(f"erased {student_id!r}: {deleted:,} sessions with their messages")
+
+
 def main() -> None:
     """Entry point of the ``chronos-chat`` command."""
     app()
