@@ -190,6 +190,8 @@ def test_a_creator_sees_their_analytics_and_the_token_leaves_the_url(
     assert figure(page, "total_messages") == str(month.total_messages) == "8"
     assert figure(page, "total_students") == "3"
     assert figure(page, "total_cost") == f"${month.total_cost:.4f}"
+    exact = page.locator('[data-figure="total_cost"]').get_attribute("title")
+    assert exact == f"${month.total_cost.normalize():f}"  # to the nano-dollar on hover
     assert "#token" not in page.url  # out of the address bar and the history
     assert page.locator("#unpriced").is_hidden()  # every message here has a price
     answers = page.locator("#models tr", has_text="claude-haiku-4-5")

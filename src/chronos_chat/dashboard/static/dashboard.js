@@ -189,7 +189,7 @@ function renderTotals(a) {
     ["avg_messages_per_session", "Messages per session", decimal.format(a.avg_messages_per_session)],
     ["avg_session_duration_minutes", "Average session", minutes(a.avg_session_duration_minutes)],
     ["total_tokens", "Tokens", shortCount(a.total_tokens), count.format(a.total_tokens)],
-    ["total_cost", "Cost", usd(a.total_cost)],
+    ["total_cost", "Cost", usd(a.total_cost), exactUsd(a.total_cost)],
   ];
   $("totals").replaceChildren(...figures.map(([key, label, value, exact]) => {
     const card = element("div", undefined, "card");
