@@ -1,4 +1,4 @@
-"""Shared benchmark plumbing: fresh databases, timing, Markdown rows."""
+"""Shared benchmark plumbing: fresh databases and timing."""
 
 from __future__ import annotations
 

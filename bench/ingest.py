@@ -126,11 +126,25 @@ def clone(url: str) -> str:
     return postgres_url(name)
 
 
-def replay_sqlite(path: str, calls: Recorded) -> float:
-    """Messages/second of the sqlite3 driver sending ``calls``, one transaction each."""
+def sqlite_connection(path: str) -> sqlite3.Connection:
+    """A raw sqlite3 connection with the store's settings (WAL, synchronous=FULL, ...)."""
     db = sqlite3.connect(path, isolation_level=None)
     for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
         db.execute(f"PRAGMA {pragma}")
+    return db
+
+
+def postgres_connection(url: str) -> psycopg.Connection[Any]:
+    """A raw psycopg connection with the store's settings (JIT off)."""
+    db = psycopg.connect(url)
+    db.execute("SET jit = off")
+    db.commit()
+    return db
+
+
+def replay_sqlite(path: str, calls: Recorded) -> float:
+    """Messages/second of the sqlite3 driver sending ``calls``, one transaction each."""
+    db = sqlite_connection(path)
     start = time.perf_counter()
     for statements in calls:
         db.execute("BEGIN IMMEDIATE")
@@ -144,9 +158,7 @@ def replay_sqlite(path: str, calls: Recorded) -> float:
 
 def replay_postgres(url: str, calls: Recorded) -> float:
     """Messages/second of the psycopg driver sending ``calls``, one transaction each."""
-    db = psycopg.connect(url)
-    db.execute("SET jit = off")  # as the store's connections
-    db.commit()
+    db = postgres_connection(url)
     start = time.perf_counter()
     for statements in calls:
         with db.transaction():
@@ -174,9 +186,7 @@ RAW_UPDATE = (
 
 def raw_sqlite(path: str, sid: uuid.UUID, n: int) -> float:
     """Messages/second of the sqlite3 driver: insert message + update session + commit."""
-    db = sqlite3.connect(path, isolation_level=None)
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
-        db.execute(f"PRAGMA {pragma}")
+    db = sqlite_connection(path)
     insert = RAW_INSERT.format(", ".join("?" * 11))
     update = RAW_UPDATE.format(seq="?", tokens="?", at="?", sid="?")
     start = time.perf_counter()
@@ -208,7 +218,7 @@ def raw_sqlite(path: str, sid: uuid.UUID, n: int) -> float:
 
 def raw_postgres(url: str, sid: uuid.UUID, n: int) -> float:
     """Messages/second of the psycopg driver: insert message + update session + commit."""
-    db = psycopg.connect(url)
+    db = postgres_connection(url)
     insert = RAW_INSERT.format(", ".join(["%s"] * 11))
     update = RAW_UPDATE.format(seq="%s", tokens="%s", at="%s", sid="%s")
     start = time.perf_counter()

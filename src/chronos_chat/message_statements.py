@@ -1,8 +1,8 @@
 """The write path's statements, built once: a statement made per call spends more time on its
 cache key than SQLite spends running it.
 
-On SQLite they run through the driver's cursor (``driver``). On PostgreSQL a new message is one
-statement (``one_trip``): the session's counter bump, the
+On SQLite a new message's statements run through the driver's cursor (``driver``). On
+PostgreSQL a new message is one statement (``one_trip``): the session's counter bump, the
 message, its references and its keywords as data-modifying CTEs, so a message costs one round
 trip and the session row stays locked for one statement and the commit, not four round trips.
 """

@@ -205,19 +205,11 @@ def create_message(
     if db.dialect.name == "postgresql":
         bumped = _write_in_one_trip(db, bump, values, references, keywords)
     else:
-        bumped = next((Bumped(*row) for row in statements.SQLITE_BUMP_SESSION.run(db, bump)), None)
+        bumped = _write_through_driver(db, bump, values, references, keywords)
     if bumped is None or not owner.owns(bumped):
         # Someone else's session: raising rolls back everything written above.
         raise SessionNotFound(message.session_id)
-    values |= _from_session(bumped)
-    if db.dialect.name != "postgresql":
-        driver.insert_many(db, chat_messages, [values])
-        if references:
-            driver.insert_many(db, video_references, [_owned_row(values) | r for r in references])
-        if keywords:
-            owned = _owned_row(values, session=False)
-            driver.insert_many(db, message_keywords, [owned | k for k in keywords])
-    return _written_model(message, values)
+    return _written_model(message, values | _from_session(bumped))
 
 
 class Bumped(NamedTuple):
@@ -242,6 +234,27 @@ def _write_in_one_trip(
     ):
         params |= {f"{prefix}_{c}": [row[c] for row in rows] for c in columns}
     return db.execute(statements.one_trip(bool(references), bool(keywords)), params).first()
+
+
+def _write_through_driver(
+    db: Connection,
+    bump: dict[str, Any],
+    values: dict[str, Any],
+    references: list[dict[str, Any]],
+    keywords: list[dict[str, Any]],
+) -> Bumped | None:
+    """SQLite: bump the session, then insert the message and its rows through the driver."""
+    bumped = next((Bumped(*row) for row in statements.SQLITE_BUMP_SESSION.run(db, bump)), None)
+    if bumped is None:
+        return None
+    row = values | _from_session(bumped)
+    driver.insert_many(db, chat_messages, [row])
+    if references:
+        driver.insert_many(db, video_references, [_owned_row(row) | r for r in references])
+    if keywords:
+        owned = _owned_row(row, session=False)
+        driver.insert_many(db, message_keywords, [owned | k for k in keywords])
+    return bumped
 
 
 def keyword_rows(

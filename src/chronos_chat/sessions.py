@@ -216,7 +216,7 @@ def forget_student(db: Connection, student_id: str) -> int:
     idempotency.forget(db, idempotency.caller_scope("student", student_id), ids)
     # As for one session, the row triggers take each session's messages out of the rollups.
     db.execute(delete(chat_sessions).where(S.student_id == student_id))
-    db.execute(delete(student_names).where(student_names.c.student_id == student_id))
+    set_student_name(db, student_id, None)
     return len(ids)
 
 
