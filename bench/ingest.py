@@ -1,5 +1,6 @@
 """Messages per second of ``create_message`` committed one by one, against the raw driver and
-LangChain's ``SQLChatMessageHistory.add_message``, on SQLite and PostgreSQL, in one run.
+LangChain's ``SQLChatMessageHistory`` (``add_message``, and ``aadd_messages`` on an async engine
+as ours is called), on SQLite and PostgreSQL, in one run.
 
     python -m bench.ingest [--messages 3000] [--backend sqlite|postgresql|both] [--mix every|seed]
 
@@ -247,29 +248,63 @@ def raw_postgres(url: str, sid: uuid.UUID, n: int) -> float:
     return n / elapsed
 
 
+def _langchain_message(i: int) -> Any:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    return AIMessage(content(i)) if i % 2 else HumanMessage(content(i))
+
+
+def _wal_on_connect(engine: Any) -> None:
+    """Give every SQLite connection of ``engine`` the settings ours runs with."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _wal(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+
 def langchain(url: str, n: int) -> float:
     """Messages/second of LangChain's SQLChatMessageHistory.add_message on the same database."""
     from langchain_community.chat_message_histories import SQLChatMessageHistory
-    from langchain_core.messages import AIMessage, HumanMessage
-    from sqlalchemy import create_engine, event
+    from sqlalchemy import create_engine
 
     engine = create_engine(url)
     if url.startswith("sqlite"):
-
-        @event.listens_for(engine, "connect")
-        def _wal(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.execute("PRAGMA journal_mode=WAL")
-            dbapi_connection.execute("PRAGMA synchronous=FULL")
-
+        _wal_on_connect(engine)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         history = SQLChatMessageHistory(session_id="bench", connection=engine)
         start = time.perf_counter()
         for i in range(n):
-            message = AIMessage(content(i)) if i % 2 else HumanMessage(content(i))
-            history.add_message(message)
+            history.add_message(_langchain_message(i))
         elapsed = time.perf_counter() - start
     engine.dispose()
+    return n / elapsed
+
+
+async def langchain_async(url: str, n: int) -> float:
+    """The same through LangChain's async API (``aadd_messages`` on an async engine), as ours is
+    called: aiosqlite on SQLite, psycopg's async connection on PostgreSQL."""
+    from langchain_community.chat_message_histories import SQLChatMessageHistory
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url.replace("sqlite://", "sqlite+aiosqlite://"))
+        _wal_on_connect(engine.sync_engine)
+    else:
+        engine = create_async_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        history = SQLChatMessageHistory(session_id="bench", connection=engine)
+        await history.aadd_messages([_langchain_message(-1)])  # creates its table
+        start = time.perf_counter()
+        for i in range(n):
+            await history.aadd_messages([_langchain_message(i)])
+        elapsed = time.perf_counter() - start
+    await engine.dispose()
     return n / elapsed
 
 
@@ -277,11 +312,11 @@ async def bench_backend(backend: str, n: int, mix: str) -> dict[str, float]:
     """The four rates on one backend, each on a fresh database."""
     # Each contender gets its own fresh database of the same kind and settings.
     if backend == "sqlite":
-        who = ("ours", "raw", "lc", "floor")
+        who = ("ours", "raw", "lc", "floor", "lc-async")
         urls = [f"sqlite:///{sqlite_file(f'ingest-{name}.db')}" for name in who]
         sqlite_file("ingest-floor.db.copy")
     else:
-        urls = [create_postgres() for _ in range(4)]
+        urls = [create_postgres() for _ in range(5)]
     copy = None
     try:
         ours_rate = await ours(urls[0], n, mix)
@@ -295,26 +330,35 @@ async def bench_backend(backend: str, n: int, mix: str) -> dict[str, float]:
             raw_rate = raw_postgres(urls[1], sid, n)
             lc_rate = langchain(urls[2].replace("postgresql://", "postgresql+psycopg2://"), n)
             floor_rate = replay_postgres(copy, calls)
+        lc_async_rate = await langchain_async(urls[4], n)
     finally:
         if backend == "postgresql":
             for url in [*urls, *([copy] if copy else [])]:
                 drop_postgres(url)
-    return {"ours": ours_rate, "raw": raw_rate, "langchain": lc_rate, "floor": floor_rate}
+    return {
+        "ours": ours_rate,
+        "raw": raw_rate,
+        "langchain": lc_rate,
+        "langchain_async": lc_async_rate,
+        "floor": floor_rate,
+    }
 
 
 async def main(backends: list[str], n: int, mix: str) -> None:
     """Print one Markdown row per backend."""
     print(
         f"| backend (--mix {mix}) | create_message /s | raw driver /s | LangChain /s "
-        "| our statements, raw driver /s | ours / raw | ours / LangChain | floor / raw |"
+        "| LangChain async /s | our statements, raw driver /s | ours / raw | ours / LangChain "
+        "| ours / LangChain async | floor / raw |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for backend in backends:
         r = await bench_backend(backend, n, mix)
         print(
             f"| {backend} | {r['ours']:,.0f} | {r['raw']:,.0f} | {r['langchain']:,.0f} "
-            f"| {r['floor']:,.0f} | {r['ours'] / r['raw']:.0%} "
-            f"| {r['ours'] / r['langchain']:.2f}x | {r['floor'] / r['raw']:.0%} |"
+            f"| {r['langchain_async']:,.0f} | {r['floor']:,.0f} | {r['ours'] / r['raw']:.0%} "
+            f"| {r['ours'] / r['langchain']:.2f}x | {r['ours'] / r['langchain_async']:.2f}x "
+            f"| {r['floor'] / r['raw']:.0%} |"
         )
 
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from chronos_chat import ChatStore, InvalidInput
+from chronos_chat import ChatStore, InvalidInput, cost_reports
 from chronos_chat.costs import price_usage
+from chronos_chat.schema import chat_messages
 from chronos_chat.usage import normalize_usage
 from tests.factories import make_session
+from tests.test_analytics import build
 
 NOW = datetime.now(UTC)
 USAGES = [
@@ -126,3 +130,47 @@ async def test_creator_suggestions_reprice_real_tokens(store: ChatStore) -> None
     # $15.003 on Sonnet against $5.001 on Haiku 4.5
     assert kinds["model"].estimated_savings_usd == Decimal("10.002")
     assert kinds["prompt"].estimated_savings_usd == Decimal("3.75")
+
+
+def _raw_summary(creator: str, since: datetime | None, until: datetime | None) -> Any:
+    where = cost_reports.scope(creator_id=creator, since=since, until=until)
+    return lambda db: cost_reports.cost_summary(db, where)
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+async def test_creator_cost_summary_equals_summing_the_messages(
+    store: ChatStore, seed: int
+) -> None:
+    # Read from the hourly rollup and the raw rows at the ends, after edits and deletes; the
+    # messages summed one by one decide. Boundaries on the hour, inside one, open and future.
+    await build(store, seed)
+    future = await make_session(store, creator_id="creator-1", student_id="later")
+    await store.create_message(
+        session_id=future.id,
+        role="assistant",
+        content="backfilled ahead",
+        token_count=77,
+        model="claude-haiku-4-5",
+        created_at=NOW + timedelta(days=3),
+    )
+    rng = random.Random(seed)
+    hour = NOW.replace(minute=0, second=0, microsecond=0)
+    points: list[datetime | None] = [None, hour, hour - timedelta(days=2), NOW]
+    # At messages' own times (a boundary includes since, excludes until) and just after them,
+    # so the partial hours at the ends hold messages.
+    times = await store.database.read(
+        lambda db: list(db.execute(select(chat_messages.c.created_at)).scalars())
+    )
+    for at in rng.sample(times, 4):
+        points += [at, at + timedelta(microseconds=1)]
+    for creator in ("creator-1", "creator-2", "nobody"):
+        for since in points:
+            for until in points:
+                if since is not None and until is not None and until <= since:
+                    continue
+                expected = await store.database.report(_raw_summary(creator, since, until))
+                got = await store.get_cost_summary(creator_id=creator, since=since, until=until)
+                assert got == expected, (creator, since, until)
+    everything = await store.get_cost_summary(creator_id="creator-1")
+    assert everything.message_count > 10
+    assert {m.model for m in everything.by_model} >= {None, "claude-haiku-4-5", "mystery-model"}

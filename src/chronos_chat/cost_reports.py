@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, Select, case, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from chronos_chat.costs import CostProjection, Suggestion, price_usage, project_monthly_cost
@@ -17,13 +17,15 @@ from chronos_chat.errors import InvalidInput, UnknownModel
 from chronos_chat.models import Result
 from chronos_chat.money import from_nanos
 from chronos_chat.pricing import PriceCatalog
-from chronos_chat.schema import chat_messages
+from chronos_chat.rollup_reads import between, combined, cut_period, of_creator, run
+from chronos_chat.rollups import HOUR
+from chronos_chat.schema import MODEL_COUNTERS, chat_messages, rollup_model_hours
 from chronos_chat.suggestions import PRIORITY_ORDER, get_cost_optimization_suggestions
 from chronos_chat.usage import Usage
 from chronos_chat.usage_reports import usage_metrics
 from chronos_chat.validation import check_aware, check_external_id
 
-M = chat_messages.c
+M, MH = chat_messages.c, rollup_model_hours.c
 TOKEN_COLUMNS = (
     "input_tokens",
     "output_tokens",
@@ -83,30 +85,73 @@ def scope(
 
 
 def cost_summary(db: Connection, where: Sequence[ColumnElement[bool]]) -> CostSummary:
-    """Totals and per-model spend of the messages matching ``where``."""
-    sums = [func.coalesce(func.sum(getattr(M, c)), 0).label(c) for c in TOKEN_COLUMNS]
-    query = (
-        select(
-            M.model,
-            func.count().label("messages"),
-            *sums,
-            func.coalesce(func.sum(M.cost_nanos), 0).label("cost"),
-            func.sum(case((M.cost_nanos.is_(None), 1), else_=0)).label("unpriced"),
+    """Totals and per-model spend of the messages matching ``where`` (a student's, a session's:
+    their messages are few; a creator's alone is ``creator_cost_summary``)."""
+    rows = select(M.model, *_message_counters()).where(*where).subquery()
+    return _summary(db.execute(_by_model(rows)))
+
+
+# A period without an end still has one in SQL: past any date a message can carry.
+_NO_END = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def creator_cost_summary(
+    db: Connection, creator_id: str, since: datetime | None, until: datetime | None, now: datetime
+) -> CostSummary:
+    """What ``cost_summary`` gives for the creator's messages in [since, until), read from the
+    hourly per-model rollup and the raw rows of the partial hours at either end."""
+    check_external_id("creator_id", creator_id)
+    check_aware("since", since)
+    check_aware("until", until)
+    parts = cut_period(since, until or _NO_END, HOUR, now=now)
+
+    def rolled(low: Any, high: Any) -> Select[Any]:
+        counters = (MH[c] for c in MODEL_COUNTERS)
+        return select(MH.model, *counters).where(
+            of_creator(MH.creator_id), *between(MH.hour_at, low, high)
         )
-        .where(*where)
-        .group_by(M.model)
-        .order_by(func.coalesce(func.sum(M.cost_nanos), 0).desc(), M.model)
-    )
+
+    def raw(low: Any, high: Any) -> Select[Any]:
+        model = func.coalesce(M.model, literal("")).label("model")
+        return select(model, *_message_counters()).where(
+            of_creator(M.creator_id), *between(M.created_at, low, high)
+        )
+
+    def build() -> Select[Any]:
+        return _by_model(combined(rolled, raw, parts.shape, MODEL_COUNTERS, ("model",)))
+
+    params = {"creator": creator_id, **parts.params}
+    return _summary(run(db, ("model costs", parts.shape), build, params), no_model="")
+
+
+def _message_counters() -> list[Any]:
+    """Each message's contribution to the model counters, as the rollup counts it."""
+    return [
+        literal(1).label("messages"),
+        *(getattr(M, c).label(c) for c in TOKEN_COLUMNS),
+        func.coalesce(M.cost_nanos, 0).label("cost_nanos"),
+        case((M.cost_nanos.is_(None), 1), else_=0).label("unpriced_messages"),
+    ]
+
+
+def _by_model(rows: Any) -> Select[Any]:
+    sums = [func.sum(rows.c[c]).label(c) for c in MODEL_COUNTERS]
+    return select(rows.c.model, *sums).group_by(rows.c.model)
+
+
+def _summary(rows: Any, no_model: str | None = None) -> CostSummary:
     models = [
         ModelSpend(
-            model=row.model,
-            message_count=row.messages,
+            model=None if row.model == no_model else row.model,
+            message_count=int(row.messages),
             **{c: int(getattr(row, c)) for c in TOKEN_COLUMNS},
-            total_cost=from_nanos(int(row.cost)),
-            unpriced_message_count=int(row.unpriced),
+            total_cost=from_nanos(int(row.cost_nanos)),
+            unpriced_message_count=int(row.unpriced_messages),
         )
-        for row in db.execute(query)
+        for row in rows
+        if row.messages  # a rollup row counted down to nothing
     ]
+    models.sort(key=lambda m: (-m.total_cost, m.model or ""))  # the same on every backend
     return CostSummary(
         message_count=sum(m.message_count for m in models),
         total_tokens=sum(

@@ -155,7 +155,7 @@ _VIDEO_SESSIONS = next(r for r in DAILY if r.target == "rollup_video_sessions")
 # at noon UTC 28 -> 19-21 ms). Hour first in their keys: a write lands at the right edge, and a
 # partial day is one range. Videos and their cited minutes share one table (minute -1: a
 # reference without a timestamp); students count asking in the quarter-hour rollup.
-ROLLUPS = (
+HOURLY = (
     *(
         replace(r, sums={**r.sums, "user_messages": f"sum({USER})"})
         if r.target == "rollup_student_quarters"
@@ -194,6 +194,34 @@ ROLLUPS = (
         {"mentions": "count(*)"},
     ),
 )
+# Migration 0012: what each model's messages used and cost, per creator and hour ("" for none),
+# so a creator's cost summary reads the hours of a period, not its messages.
+MODEL_HOURS = Rollup(
+    "rollup_model_hours",
+    "chat_messages",
+    {
+        "creator_id": "c.creator_id",
+        "hour_at": "HOUR(c.created_at)",
+        "model": "COALESCE(c.model, '')",
+    },
+    {
+        "messages": "count(*)",
+        **{
+            c: f"sum(c.{c})"
+            for c in (
+                "input_tokens",
+                "output_tokens",
+                "cache_read_tokens",
+                "cache_write_tokens",
+                "embedding_tokens",
+                "embedding_queries",
+            )
+        },
+        "cost_nanos": "sum(COALESCE(c.cost_nanos, 0))",
+        "unpriced_messages": "sum(CASE WHEN c.cost_nanos IS NULL THEN 1 ELSE 0 END)",
+    },
+)
+ROLLUPS = (*HOURLY, MODEL_HOURS)
 SOURCES = ("chat_messages", "video_references", "message_keywords")
 
 

@@ -297,6 +297,24 @@ rollup_topic_hours = _rollup(
     ],
     ["mentions"],
 )
+# What each model's messages used and cost, per creator and UTC hour ("" for no model), so a
+# creator's cost summary over everything reads thousands of rows instead of every message.
+MODEL_COUNTERS = (
+    "messages",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "embedding_tokens",
+    "embedding_queries",
+    "cost_nanos",
+    "unpriced_messages",
+)
+rollup_model_hours = _rollup(
+    "rollup_model_hours",
+    [_key("creator_id"), _key("hour_at", UTCDateTime()), _key("model", String(200))],
+    list(MODEL_COUNTERS),
+)
 # Sessions per owner ("" on the side that is any), active and archived: a list's total in one
 # row (kept by the triggers of session_counts.py).
 session_counts = Table(

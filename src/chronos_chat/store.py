@@ -388,6 +388,10 @@ class ChatStore:
         until: datetime | None = None,
     ) -> CostSummary:
         """Stored costs and tokens summed (per model too) over a creator, student, session or time."""
+        if creator_id is not None and student_id is None and session_id is None:
+            return await self.database.report(
+                cost_reports.creator_cost_summary, creator_id, since, until, sessions.now_utc()
+            )
         where = cost_reports.scope(
             creator_id=creator_id,
             student_id=student_id,

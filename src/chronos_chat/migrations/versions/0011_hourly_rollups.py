@@ -6,7 +6,7 @@ UTC, when a course's traffic is heaviest after it, the biggest creator's month t
 against 17 at midnight. With hourly twins of the wide rollups (videos and their cited minutes in
 one table, sessions per video, topics) and a count of asking in the quarter-hour student rollup,
 a partial day is whole hours from these and under an hour of raw rows at either side. They cost
-ingest 4% on SQLite and 8% on PostgreSQL (``python -m bench.hourly_cost``).
+ingest 4% on SQLite and 8% on PostgreSQL (``python -m bench.rollup_cost --before 0010``).
 
 Revision ID: 0011
 Revises: 0010
@@ -69,10 +69,10 @@ def upgrade() -> None:
         sa.Column("user_messages", sa.BigInteger(), nullable=False, server_default="0"),
     )
     op.execute("DELETE FROM rollup_student_quarters")  # refilled with the new counter
-    current = {r.target: r for r in rollups.ROLLUPS}
+    current = {r.target: r for r in rollups.HOURLY}
     refill = (current["rollup_student_quarters"], *(current[name] for name in NEW))
     rollups.backfill(bind, refill, titles=False)
-    rollups.install(bind)
+    rollups.install(bind, rollups.HOURLY)
 
 
 def downgrade() -> None:
