@@ -17,6 +17,12 @@ from chronos_chat.topics import extract_keywords, singular
         ("Why do I get CORS errors?", ["CORS errors"]),
         ("What does this video say, should I watch it again?", []),
         ("useState vs useEffect", ["useState", "useEffect"]),
+        # Counting words are not part of a topic; a number inside a name stays.
+        ("How do I merge two dataframes in pandas?", ["merge", "dataframes", "pandas"]),
+        (
+            "Is Three.js good for two-factor authentication?",
+            ["three.js", "two-factor authentication"],
+        ),
     ],
 )
 def test_labels(question: str, labels: list[str]) -> None:

@@ -267,17 +267,14 @@ async def _tour(database_url: str) -> str:
         return busiest.data[0].creator_id
 
 
+_BAR = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+
+
 async def _seed(database_url: str, messages: int, students: int, creators: int, days: int) -> int:
     plans = list(plan_sessions(messages=messages, creators=creators, students=students, days=days))
     total = sum(len(p.messages) for p in plans)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
     async with ChatStore(database_url) as store:
-        with Progress(*columns, console=console) as progress:
+        with Progress(*_BAR, console=console) as progress:
             task = progress.add_task("writing messages", total=total)
             for plan in plans:
                 session = await store.create_session(
@@ -397,6 +394,29 @@ def forget_student(
 
     deleted = _run(run())
     console.print(f"erased {student_id!r}: {deleted:,} sessions with their messages")
+
+
+@app.command("refresh-topics")
+def refresh_topics(
+    batch_size: Annotated[
+        int, typer.Option(help="Messages per transaction (writers wait for one at most).")
+    ] = 1000,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Extract stored questions' topics again with this version's rules (after an upgrade)."""
+
+    async def run() -> int:
+        async with ChatStore(database_url) as store:
+            with Progress(*_BAR, console=console) as progress:
+                task = progress.add_task("extracting topics", total=None)
+
+                def advance(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                return await store.refresh_topics(batch_size=batch_size, on_progress=advance)
+
+    changed = _run(run())
+    console.print(f"topics extracted again: {changed:,} of the stored questions changed")
 
 
 def main() -> None:

@@ -200,7 +200,7 @@ def create_message(
     # In video and keyword order: concurrent writers then take the rollup rows' locks in one
     # order and cannot deadlock (positions keep the order the references were given in).
     references = sorted(_reference_rows(message), key=_by_video)
-    keywords = sorted(_keywords(message), key=_by_keyword)
+    keywords = sorted(_keywords(message), key=by_keyword)
     bumped: Row[Any] | Bumped | None
     if db.dialect.name == "postgresql":
         bumped = _write_in_one_trip(db, bump, values, references, keywords)
@@ -268,7 +268,7 @@ def keyword_rows(
 def _insert_keywords(
     db: Connection, message_id: uuid.UUID, creator_id: str, at: datetime, content: str
 ) -> None:
-    rows = sorted(keyword_rows(message_id, creator_id, at, content), key=_by_keyword)
+    rows = sorted(keyword_rows(message_id, creator_id, at, content), key=by_keyword)
     if rows:
         db.execute(statements.INSERT_KEYWORDS, rows)
 
@@ -285,7 +285,8 @@ def _by_video(row: dict[str, Any]) -> tuple[str, float]:
     return row["video_id"], row["timestamp_seconds"] or 0.0
 
 
-def _by_keyword(row: dict[str, Any]) -> tuple[str, str]:
+def by_keyword(row: dict[str, Any]) -> tuple[str, str]:
+    """The order keyword rows are written in, so that writers take rollup locks in one order."""
     return row["keyword"], row["label"]
 
 

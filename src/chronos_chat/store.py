@@ -5,7 +5,7 @@ asked between a read and a write, so no lock waits on it)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -24,6 +24,7 @@ from chronos_chat import (
     restore,
     session_lists,
     sessions,
+    topic_refresh,
     usage_reports,
 )
 from chronos_chat.analytics_models import ContentGap, CreatorAnalytics, SessionAnalytics, UsageDay
@@ -465,6 +466,17 @@ class ChatStore:
     async def set_student_name(self, student_id: str, name: str | None) -> None:
         """Name a student in analytics (None forgets the name)."""
         await self.database.write(sessions.set_student_name, student_id, name)
+
+    async def refresh_topics(
+        self,
+        *,
+        batch_size: int = 1000,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Extract every student message's topics again with this version's rules (after an
+        upgrade that improved them), ``batch_size`` messages a transaction, calling
+        ``on_progress(done, total)`` after each. How many messages' topics changed."""
+        return await topic_refresh.refresh(self.database, batch_size, on_progress)
 
     # --- export --------------------------------------------------------------------------
 

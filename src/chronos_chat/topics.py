@@ -41,6 +41,7 @@ STOP_WORDS = frozenset(
     watch watched worth starting take update updating write writing matter matters
     relate relates related keeps inside mistake mistakes practice practices common fail fails
     failed failing
+    two three four five six seven eight nine ten first second third
     """.split()
 )
 

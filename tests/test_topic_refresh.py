@@ -1,0 +1,111 @@
+"""Extracting stored questions' topics again: only stale ones change, rollups stay exact."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, delete, func, insert, select
+from typer.testing import CliRunner
+
+from chronos_chat import ChatStore, InvalidInput
+from chronos_chat.cli import app
+from chronos_chat.schema import chat_messages, message_keywords
+from chronos_chat.topics import extract_keywords
+from tests.factories import make_session
+from tests.test_analytics import build
+from tests.test_rollups import _rebuild, _snapshot
+
+M, K = chat_messages.c, message_keywords.c
+
+
+def _make_stale(db: Connection) -> set[Any]:
+    """What an older extractor would have left on a few questions: a phrase it no longer makes,
+    topics missing, and a question that kept its topics."""
+    questions = db.execute(
+        select(M.id, M.creator_id, M.created_at).where(M.role == "user").order_by(M.pk)
+    ).all()
+    stale = set()
+    for q in questions[:3]:
+        db.execute(
+            insert(message_keywords).values(
+                message_id=q.id,
+                creator_id=q.creator_id,
+                created_at=q.created_at,
+                keyword="two users log",
+                label="two users log",
+            )
+        )
+        stale.add(q.id)
+    for q in questions[3:5]:
+        db.execute(delete(message_keywords).where(K.message_id == q.id))
+        stale.add(q.id)
+    return stale
+
+
+def _stored_and_fresh(db: Connection) -> tuple[dict[Any, list[str]], dict[Any, list[str]]]:
+    stored: dict[Any, list[str]] = {}
+    for row in db.execute(select(K.message_id, K.keyword)):
+        stored.setdefault(row.message_id, []).append(row.keyword)
+    fresh = {}
+    for q in db.execute(select(M.id, M.content).where(M.role == "user")):
+        if keys := [k.key for k in extract_keywords(q.content)]:
+            fresh[q.id] = sorted(keys)
+    return {k: sorted(v) for k, v in stored.items()}, fresh
+
+
+async def test_refresh_rewrites_stale_topics_only_and_keeps_rollups_exact(
+    store: ChatStore,
+) -> None:
+    await build(store, seed=13)
+    stale = await store.database.write(_make_stale)
+    questions = await store.database.read(
+        lambda db: db.execute(select(func.count()).where(M.role == "user")).scalar_one()
+    )
+    seen: list[tuple[int, int]] = []
+    changed = await store.refresh_topics(batch_size=7, on_progress=lambda *p: seen.append(p))
+    assert changed == len(stale)
+    stored, fresh = await store.database.read(_stored_and_fresh)
+    assert stored == fresh
+    assert len(seen) == math.ceil(questions / 7)
+    assert seen[-1] == (questions, questions)
+    # The triggers counted every rewrite: the rollups hold what a rebuild from the rows gives.
+    kept = await store.database.read(_snapshot)
+    await store.database.write(_rebuild)
+    assert await store.database.read(_snapshot) == kept
+    assert await store.refresh_topics() == 0
+
+
+async def test_refresh_refuses_a_bad_batch_size(store: ChatStore) -> None:
+    await build(store, seed=2)
+    stale = await store.database.write(_make_stale)
+    for size in (0, -5, 10**9):
+        with pytest.raises(InvalidInput, match="batch_size"):
+            await store.refresh_topics(batch_size=size)
+    assert await store.refresh_topics() == len(stale)  # nothing was rewritten before
+
+
+def test_the_command_refreshes_a_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/refresh.db"
+
+    async def prepare() -> None:
+        async with ChatStore(url) as store:
+            session = await make_session(store)
+            await store.create_message(
+                session_id=session.id,
+                role="user",
+                content="When two users log in at once, what happens?",
+                created_at=datetime(2026, 5, 1, tzinfo=UTC),
+            )
+            await store.database.write(_make_stale)
+
+    asyncio.run(prepare())
+    result = CliRunner().invoke(app, ["refresh-topics", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    assert "1 of the stored questions changed" in result.output
+    again = CliRunner().invoke(app, ["refresh-topics", "--database-url", url])
+    assert "0 of the stored questions changed" in again.output
