@@ -19,21 +19,13 @@ from chronos_chat.money import from_nanos
 from chronos_chat.pricing import PriceCatalog
 from chronos_chat.rollup_reads import between, combined, cut_period, of_creator, run
 from chronos_chat.rollups import HOUR
-from chronos_chat.schema import MODEL_COUNTERS, chat_messages, rollup_model_hours
+from chronos_chat.schema import MODEL_COUNTERS, TOKEN_COLUMNS, chat_messages, rollup_model_hours
 from chronos_chat.suggestions import PRIORITY_ORDER, get_cost_optimization_suggestions
 from chronos_chat.usage import Usage
 from chronos_chat.usage_reports import usage_metrics
 from chronos_chat.validation import check_aware, check_external_id
 
 M, MH = chat_messages.c, rollup_model_hours.c
-TOKEN_COLUMNS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "embedding_tokens",
-    "embedding_queries",
-)
 
 
 class ModelSpend(Result):

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection
 
 from chronos_chat import dialects
+from chronos_chat.schema import TOKEN_COLUMNS
 
 QUARTER_HOUR = timedelta(minutes=15)
 HOUR = timedelta(hours=1)
@@ -206,17 +207,7 @@ MODEL_HOURS = Rollup(
     },
     {
         "messages": "count(*)",
-        **{
-            c: f"sum(c.{c})"
-            for c in (
-                "input_tokens",
-                "output_tokens",
-                "cache_read_tokens",
-                "cache_write_tokens",
-                "embedding_tokens",
-                "embedding_queries",
-            )
-        },
+        **{c: f"sum(c.{c})" for c in TOKEN_COLUMNS},
         "cost_nanos": "sum(COALESCE(c.cost_nanos, 0))",
         "unpriced_messages": "sum(CASE WHEN c.cost_nanos IS NULL THEN 1 ELSE 0 END)",
     },

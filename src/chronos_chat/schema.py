@@ -299,17 +299,15 @@ rollup_topic_hours = _rollup(
 )
 # What each model's messages used and cost, per creator and UTC hour ("" for no model), so a
 # creator's cost summary over everything reads thousands of rows instead of every message.
-MODEL_COUNTERS = (
-    "messages",
+TOKEN_COLUMNS = (  # a message's usage, as chat_messages keeps it
     "input_tokens",
     "output_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
     "embedding_tokens",
     "embedding_queries",
-    "cost_nanos",
-    "unpriced_messages",
 )
+MODEL_COUNTERS = ("messages", *TOKEN_COLUMNS, "cost_nanos", "unpriced_messages")
 rollup_model_hours = _rollup(
     "rollup_model_hours",
     [_key("creator_id"), _key("hour_at", UTCDateTime()), _key("model", String(200))],
