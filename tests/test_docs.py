@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -76,3 +77,20 @@ def test_every_public_function_has_a_docstring_and_hints() -> None:
                 if not ast.get_docstring(node) or node.returns is None:
                     missing.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
     assert missing == []
+
+
+def test_every_route_and_query_parameter_is_described_in_the_api_docs(tmp_path: Path) -> None:
+    from chronos_chat.api import Settings, create_app
+
+    store = chronos_chat.ChatStore(f"sqlite:///{tmp_path}/docs.db")  # never opened
+    app_ = create_app(store, Settings(jwt_secret="d" * 32))
+    undescribed = []
+    for path, operations in app_.openapi()["paths"].items():
+        for method, operation in operations.items():
+            if not operation.get("description"):
+                undescribed.append(f"{method.upper()} {path}")
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and not parameter.get("description"):
+                    undescribed.append(f"{method.upper()} {path} ?{parameter['name']}")
+    asyncio.run(store.close())
+    assert undescribed == []

@@ -24,9 +24,14 @@ async def list_messages(
     session_id: uuid.UUID,
     store: Store,
     caller: Caller,
-    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
-    offset: Annotated[int, Query(ge=0, le=MAX_COUNT)] = 0,
-    role: Annotated[str | None, Query(pattern="^(user|assistant|system)$")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=1000, description="At most this many (default: all).")
+    ] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_COUNT, description="Skip this many first.")] = 0,
+    role: Annotated[
+        str | None,
+        Query(pattern="^(user|assistant|system)$", description="Only this role's messages."),
+    ] = None,
 ) -> Messages:
     """The session's messages in order."""
     await visible_session(store, caller, session_id)

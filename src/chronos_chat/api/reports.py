@@ -25,19 +25,37 @@ from chronos_chat.models import ChatSession
 from chronos_chat.sessions import now_utc
 
 router = APIRouter(prefix="/api/chat", tags=["analytics"])
+CreatorId = Annotated[
+    str | None,
+    Query(max_length=128, description="Whose figures (a creator: own, and may leave it out)."),
+]
+Period = Annotated[
+    Literal["day", "week", "month", "all"],
+    Query(description="The last 1, 7 or 30 days up to now, or everything."),
+]
+SimilarityBelow = Annotated[
+    float,
+    Query(ge=0, le=1, description="A chunk cited under this similarity does not answer."),
+]
 
 
 @router.get("/analytics", response_model=AnalyticsResponse)
 async def creator_analytics(
     store: Store,
     caller: Caller,
-    creator_id: Annotated[str | None, Query(max_length=128)] = None,
-    period: Literal["day", "week", "month", "all"] = "month",
-    tz: Annotated[str, Query(max_length=64)] = "UTC",
-    usage: bool = False,
-    cost_projection: bool = False,
-    content_gaps: bool = False,
-    similarity_below: Annotated[float, Query(ge=0, le=1)] = 0.5,
+    creator_id: CreatorId = None,
+    period: Period = "month",
+    tz: Annotated[
+        str, Query(max_length=64, description="IANA time zone of the hours and days.")
+    ] = "UTC",
+    usage: Annotated[bool, Query(description="Add the last 30 days, day by day.")] = False,
+    cost_projection: Annotated[
+        bool, Query(description="Add the month's projected cost and ways to spend less.")
+    ] = False,
+    content_gaps: Annotated[
+        bool, Query(description="Add the questions the videos did not answer.")
+    ] = False,
+    similarity_below: SimilarityBelow = 0.5,
 ) -> AnalyticsResponse:
     """A creator's analytics; with ``usage`` the last 30 days day by day, with
     ``cost_projection`` the month's projection and ways to spend less (from the last 30 days'
@@ -68,9 +86,9 @@ async def creator_analytics(
 async def content_gaps(
     store: Store,
     caller: Caller,
-    creator_id: Annotated[str | None, Query(max_length=128)] = None,
-    period: Literal["day", "week", "month", "all"] = "month",
-    similarity_below: Annotated[float, Query(ge=0, le=1)] = 0.5,
+    creator_id: CreatorId = None,
+    period: Period = "month",
+    similarity_below: SimilarityBelow = 0.5,
 ) -> list[ContentGap]:
     """The period's questions whose answers cited no video at or above ``similarity_below``,
     by topic (what ``/analytics?content_gaps=true`` adds, on its own)."""
@@ -82,11 +100,17 @@ async def content_gaps(
 async def costs(
     store: Store,
     caller: Caller,
-    creator_id: Annotated[str | None, Query(max_length=128)] = None,
-    student_id: Annotated[str | None, Query(max_length=128)] = None,
-    session_id: uuid.UUID | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    creator_id: CreatorId = None,
+    student_id: Annotated[
+        str | None, Query(max_length=128, description="One student's spending.")
+    ] = None,
+    session_id: Annotated[uuid.UUID | None, Query(description="One session's spending.")] = None,
+    since: Annotated[
+        datetime | None, Query(description="From this time (with a time zone), included.")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Up to this time (with a time zone), excluded.")
+    ] = None,
 ) -> CostSummary:
     """What was spent, exactly, and on which models: by a creator's students, one student or
     one session, over [since, until). Creators see their own; the service names whose."""
@@ -109,7 +133,10 @@ async def export_session(
     session_id: uuid.UUID,
     store: Store,
     caller: Caller,
-    format: Literal["json", "markdown"] = "json",
+    format: Annotated[
+        Literal["json", "markdown"],
+        Query(description="Versioned JSON (re-importable) or Markdown to read."),
+    ] = "json",
 ) -> Response:
     """The session as a download: versioned JSON (re-importable) or Markdown."""
     await visible_session(store, caller, session_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -15,25 +15,57 @@ from chronos_chat.models import ChatSession, ChatSessionListItem, Page
 from chronos_chat.sessions import UNSET
 
 router = APIRouter(prefix="/api/chat", tags=["sessions"])
+SessionId = Annotated[uuid.UUID, Query(description="The session (as in the seed's routes).")]
+Hard = Annotated[bool, Query(description="Delete for good, with every message (the service only).")]
 
 
 @router.get("/sessions", response_model=Page[ChatSessionListItem])
 async def list_sessions(
     store: Store,
     caller: Caller,
-    student_id: Annotated[str | None, Query(max_length=128)] = None,
-    creator_id: Annotated[str | None, Query(max_length=128)] = None,
-    search: Annotated[str | None, Query(min_length=1, max_length=1000)] = None,
-    from_date: datetime | None = None,
-    to_date: datetime | None = None,
-    has_title: bool | None = None,
-    min_messages: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
-    video_id: Annotated[list[str] | None, Query()] = None,
-    archived: bool = False,
-    page: Annotated[int, Query(ge=1)] = 1,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    sort_by: str = "last_message_at",
-    sort_order: str = "desc",
+    student_id: Annotated[
+        str | None, Query(max_length=128, description="One student's sessions (a student: own).")
+    ] = None,
+    creator_id: Annotated[
+        str | None, Query(max_length=128, description="One creator's sessions (a creator: own).")
+    ] = None,
+    search: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=1000,
+            description="Full-text search of titles and messages: only matching sessions, "
+            "best first, each with a snippet (sort_by and sort_order are then ignored).",
+        ),
+    ] = None,
+    from_date: Annotated[
+        datetime | None, Query(description="Created at or after (with a time zone).")
+    ] = None,
+    to_date: Annotated[
+        datetime | None, Query(description="Created at or before (with a time zone).")
+    ] = None,
+    has_title: Annotated[
+        bool | None, Query(description="Only titled (true) or untitled (false) sessions.")
+    ] = None,
+    min_messages: Annotated[
+        int | None, Query(ge=0, le=2**31 - 1, description="At least this many messages.")
+    ] = None,
+    video_id: Annotated[
+        list[str] | None,
+        Query(description="Sessions about any of these videos (context or cited); repeatable."),
+    ] = None,
+    archived: Annotated[
+        bool, Query(description="Archived sessions instead of active ones.")
+    ] = False,
+    page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
+    limit: Annotated[int, Query(ge=1, le=100, description="Sessions per page.")] = 20,
+    sort_by: Annotated[
+        Literal["last_message_at", "created_at", "updated_at", "message_count", "title"],
+        Query(description="The order of the list."),
+    ] = "last_message_at",
+    sort_order: Annotated[
+        Literal["asc", "desc"], Query(description="Ascending (asc) or descending (desc).")
+    ] = "desc",
 ) -> Page[ChatSessionListItem]:
     """A page of the caller's sessions (a student's own, a creator's own, any for the service)."""
     if caller.role == "student":
@@ -103,7 +135,7 @@ async def _update(
 
 @router.patch("/sessions", response_model=ChatSession)
 async def update_session_by_query(
-    id: uuid.UUID, body: SessionUpdate, store: Store, caller: Caller
+    id: SessionId, body: SessionUpdate, store: Store, caller: Caller
 ) -> ChatSession:
     """Rename a session or change its videos or metadata (``?id=``, as the seed)."""
     return await _update(store, caller, id, body)
@@ -130,7 +162,7 @@ async def _delete(store: Store, caller: Caller, session_id: uuid.UUID, hard: boo
 
 @router.delete("/sessions", response_model=ChatSession, responses={204: {"description": "Deleted"}})
 async def delete_session_by_query(
-    id: uuid.UUID, store: Store, caller: Caller, hard: bool = False
+    id: SessionId, store: Store, caller: Caller, hard: Hard = False
 ) -> Response:
     """Archive a session (``?id=``, as the seed); ``hard=true`` deletes it for good (service)."""
     return await _delete(store, caller, id, hard)
@@ -142,7 +174,7 @@ async def delete_session_by_query(
     responses={204: {"description": "Deleted"}},
 )
 async def delete_session(
-    session_id: uuid.UUID, store: Store, caller: Caller, hard: bool = False
+    session_id: uuid.UUID, store: Store, caller: Caller, hard: Hard = False
 ) -> Response:
     """Archive a session; ``hard=true`` deletes it and its messages for good (service)."""
     return await _delete(store, caller, session_id, hard)
@@ -153,8 +185,10 @@ async def get_session(
     session_id: uuid.UUID,
     store: Store,
     caller: Caller,
-    messages: bool = False,
-    analytics: bool = False,
+    messages: Annotated[bool, Query(description="Include the messages.")] = False,
+    analytics: Annotated[
+        bool, Query(description="Include the session's analytics (not for students).")
+    ] = False,
 ) -> dict[str, Any]:
     """A session; ``messages=true`` adds its messages, ``analytics=true`` its analytics."""
     session = await visible_session(store, caller, session_id)
