@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     Connection,
@@ -42,13 +42,15 @@ S = chat_sessions.c
 M = chat_messages.c
 
 
-SORT_COLUMNS: dict[str, Any] = {
-    "last_message_at": S.last_message_at,
-    "created_at": S.created_at,
-    "updated_at": S.updated_at,
-    "message_count": S.message_count,
-    "title": S.title,
-}
+SortBy = Literal["last_message_at", "created_at", "updated_at", "message_count", "title"]
+SortOrder = Literal["asc", "desc"]
+SORT_COLUMNS: dict[str, Any] = dict(
+    zip(
+        get_args(SortBy),
+        (S.last_message_at, S.created_at, S.updated_at, S.message_count, S.title),
+        strict=True,
+    )
+)
 
 LIST_COLUMNS = (
     S.id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
@@ -12,6 +12,7 @@ from chronos_chat.api.deps import Caller, Store, require, visible_session
 from chronos_chat.api.schemas import SessionCreate, SessionUpdate, Title
 from chronos_chat.errors import InvalidInput
 from chronos_chat.models import ChatSession, ChatSessionListItem, Page
+from chronos_chat.session_lists import SortBy, SortOrder
 from chronos_chat.sessions import UNSET
 
 router = APIRouter(prefix="/api/chat", tags=["sessions"])
@@ -59,12 +60,9 @@ async def list_sessions(
     ] = False,
     page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
     limit: Annotated[int, Query(ge=1, le=100, description="Sessions per page.")] = 20,
-    sort_by: Annotated[
-        Literal["last_message_at", "created_at", "updated_at", "message_count", "title"],
-        Query(description="The order of the list."),
-    ] = "last_message_at",
+    sort_by: Annotated[SortBy, Query(description="The order of the list.")] = "last_message_at",
     sort_order: Annotated[
-        Literal["asc", "desc"], Query(description="Ascending (asc) or descending (desc).")
+        SortOrder, Query(description="Ascending (asc) or descending (desc).")
     ] = "desc",
 ) -> Page[ChatSessionListItem]:
     """A page of the caller's sessions (a student's own, a creator's own, any for the service)."""
