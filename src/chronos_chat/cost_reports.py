@@ -76,6 +76,30 @@ def scope(
     return where
 
 
+def spending(
+    db: Connection,
+    now: datetime,
+    *,
+    creator_id: str | None = None,
+    student_id: str | None = None,
+    session_id: Any = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> CostSummary:
+    """The cost summary of a scope (as ``scope`` takes it): a creator's alone from the hourly
+    per-model rollup, any narrower one from its messages."""
+    if creator_id is not None and student_id is None and session_id is None:
+        return creator_cost_summary(db, creator_id, since, until, now)
+    where = scope(
+        creator_id=creator_id,
+        student_id=student_id,
+        session_id=session_id,
+        since=since,
+        until=until,
+    )
+    return cost_summary(db, where)
+
+
 def cost_summary(db: Connection, where: Sequence[ColumnElement[bool]]) -> CostSummary:
     """Totals and per-model spend of the messages matching ``where`` (a student's, a session's:
     their messages are few; a creator's alone is ``creator_cost_summary``)."""

@@ -389,18 +389,15 @@ class ChatStore:
         until: datetime | None = None,
     ) -> CostSummary:
         """Stored costs and tokens summed (per model too) over a creator, student, session or time."""
-        if creator_id is not None and student_id is None and session_id is None:
-            return await self.database.report(
-                cost_reports.creator_cost_summary, creator_id, since, until, sessions.now_utc()
-            )
-        where = cost_reports.scope(
+        return await self.database.report(
+            cost_reports.spending,
+            sessions.now_utc(),
             creator_id=creator_id,
             student_id=student_id,
             session_id=session_id,
             since=since,
             until=until,
         )
-        return await self.database.report(cost_reports.cost_summary, where)
 
     async def get_cost_projection(self, creator_id: str, days: int = 30) -> CostProjection:
         """A month's cost projected from the creator's real daily costs over the last ``days`` days."""
