@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Connection, delete, func, insert, select
 from typer.testing import CliRunner
 
-from chronos_chat import ChatStore, InvalidInput
+from chronos_chat import ChatStore, InvalidInput, dialects
 from chronos_chat.cli import app
 from chronos_chat.schema import chat_messages, message_keywords
 from chronos_chat.topics import extract_keywords
@@ -109,3 +109,78 @@ def test_the_command_refreshes_a_database(tmp_path: Path) -> None:
     assert "1 of the stored questions changed" in result.output
     again = CliRunner().invoke(app, ["refresh-topics", "--database-url", url])
     assert "0 of the stored questions changed" in again.output
+
+
+LOG = "CREATE TABLE touch_log (seq {serial} PRIMARY KEY, creator_id TEXT, at {at}, keyword TEXT)"
+TRIGGERS = {  # the same timing as the rollup triggers: deletes before, inserts after
+    "touch_log_delete": ("BEFORE DELETE ON message_keywords", "OLD"),
+    "touch_log_insert": ("AFTER INSERT ON message_keywords", "NEW"),
+}
+
+
+def _log_keyword_writes(db: Connection, on: bool) -> None:
+    """Log every keyword row written, in the order the database writes them (or stop)."""
+    for name, (when, row) in TRIGGERS.items():
+        for ddl in dialects.drop_row_trigger_ddl(db, name, "message_keywords"):
+            db.exec_driver_sql(ddl)
+        if on:
+            body = [
+                "INSERT INTO touch_log (creator_id, at, keyword) "
+                f"VALUES ({row}.creator_id, {row}.created_at, {row}.keyword)"
+            ]
+            for ddl in dialects.row_trigger_ddl(db, name, when, body):
+                db.exec_driver_sql(ddl)
+    db.exec_driver_sql("DROP TABLE IF EXISTS touch_log")
+    if on:
+        sqlite = db.dialect.name == "sqlite"
+        serial, at = ("INTEGER", "TEXT") if sqlite else ("BIGSERIAL", "TIMESTAMPTZ")
+        db.exec_driver_sql(LOG.format(serial=serial, at=at))
+
+
+def _utc_day(at: datetime | str) -> str:
+    """The UTC day of a logged time (SQLite logs UTC text, PostgreSQL a timestamptz)."""
+    return at[:10] if isinstance(at, str) else at.astimezone(UTC).date().isoformat()
+
+
+async def test_rewrites_reach_the_rollups_in_the_order_writers_take_them(
+    store: ChatStore,
+) -> None:
+    # A new message moves its rollup rows by creator, day, keyword and label. A refresh (or an
+    # edit) moving them in another order could deadlock with it on PostgreSQL.
+    questions = ["zebra stripes and apple pie", "mango lassi", "apple pie with zebra stripes"]
+    for i, content in enumerate(questions * 2):
+        session = await make_session(store, creator_id=f"creator-{i % 2}")
+        await store.create_message(
+            session_id=session.id,
+            role="user",
+            content=content,
+            created_at=datetime(2026, 5, 1 + i % 3, 12 + i, tzinfo=UTC),
+        )
+
+    def scramble(db: Connection) -> None:  # what an older extractor might have left
+        for q in db.execute(select(M.id, M.creator_id, M.created_at).where(M.role == "user")):
+            for word in ("yak", "banana", "kiwi"):
+                db.execute(
+                    insert(message_keywords).values(
+                        message_id=q.id,
+                        creator_id=q.creator_id,
+                        created_at=q.created_at,
+                        keyword=word,
+                        label=word,
+                    )
+                )
+
+    await store.database.write(scramble)
+    await store.database.write(_log_keyword_writes, True)
+    try:
+        assert await store.refresh_topics() == len(questions) * 2
+        logged = await store.database.read(
+            lambda db: db.exec_driver_sql(
+                "SELECT creator_id, at, keyword FROM touch_log ORDER BY seq"
+            ).all()
+        )
+    finally:
+        await store.database.write(_log_keyword_writes, False)
+    touched = [(creator, _utc_day(at), keyword) for creator, at, keyword in logged]
+    assert len(touched) == 6 * 3 + sum(len(extract_keywords(q)) for q in questions * 2) * 2
+    assert touched == sorted(touched)

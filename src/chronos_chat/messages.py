@@ -6,8 +6,9 @@ Functions take a connection (``db``) and never commit; the caller's transaction 
 
 from __future__ import annotations
 
+import itertools
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -200,7 +201,7 @@ def create_message(
     # In video and keyword order: concurrent writers then take the rollup rows' locks in one
     # order and cannot deadlock (positions keep the order the references were given in).
     references = sorted(_reference_rows(message), key=_by_video)
-    keywords = sorted(_keywords(message), key=by_keyword)
+    keywords = sorted(_keywords(message), key=_by_keyword)
     bumped: Row[Any] | Bumped | None
     if db.dialect.name == "postgresql":
         bumped = _write_in_one_trip(db, bump, values, references, keywords)
@@ -265,12 +266,28 @@ def keyword_rows(
     return [owned | topic for topic in _topics(content)]
 
 
-def _insert_keywords(
-    db: Connection, message_id: uuid.UUID, creator_id: str, at: datetime, content: str
+def rewrite_keywords(
+    db: Connection, stale: Sequence[Mapping[str, Any]], fresh: Sequence[Mapping[str, Any]]
 ) -> None:
-    rows = sorted(keyword_rows(message_id, creator_id, at, content), key=by_keyword)
-    if rows:
-        db.execute(statements.INSERT_KEYWORDS, rows)
+    """Delete the keyword rows ``stale`` (with their pk) and insert ``fresh``, in the order of
+    the rollup rows they move: by creator, UTC day, keyword, label and time, the order a new
+    message takes them in. So on PostgreSQL an edit or a topic refresh, however many messages
+    it rewrites, waits for a writer's rollup rows or makes it wait, but never deadlocks with it.
+    """
+    ops = [(_rollup_order(r), False, r) for r in stale]
+    ops += [(_rollup_order(r), True, r) for r in fresh]
+    ops.sort(key=lambda op: op[:2])  # at one key, the delete first
+    for inserting, run in itertools.groupby(ops, key=lambda op: op[1]):
+        rows = [op[2] for op in run]
+        if inserting:
+            db.execute(statements.INSERT_KEYWORDS, rows)
+        else:
+            db.execute(statements.DELETE_KEYWORD, [{"b_pk": r["pk"]} for r in rows])
+
+
+def _rollup_order(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    at = row["created_at"].astimezone(UTC)
+    return row["creator_id"], at.date(), row["keyword"], row["label"], at
 
 
 def _keywords(message: NewMessage) -> list[dict[str, Any]]:
@@ -285,8 +302,7 @@ def _by_video(row: dict[str, Any]) -> tuple[str, float]:
     return row["video_id"], row["timestamp_seconds"] or 0.0
 
 
-def by_keyword(row: dict[str, Any]) -> tuple[str, str]:
-    """The order keyword rows are written in, so that writers take rollup locks in one order."""
+def _by_keyword(row: dict[str, Any]) -> tuple[str, str]:
     return row["keyword"], row["label"]
 
 
@@ -406,8 +422,11 @@ def update_message(
         return get_message(db, row.id)
     db.execute(update(chat_messages).where(M.id == row.id).values(values))
     if "content" in values and row.role == "user":
-        db.execute(delete(message_keywords).where(message_keywords.c.message_id == row.id))
-        _insert_keywords(db, row.id, row.creator_id, row.created_at, values["content"])
+        stale = [
+            dict(r) for r in db.execute(statements.KEYWORDS_OF, {"b_message_id": row.id}).mappings()
+        ]
+        fresh = keyword_rows(row.id, row.creator_id, row.created_at, values["content"])
+        rewrite_keywords(db, stale, fresh)
         _refresh_session_summary(db, row.session_id)
     return get_message(db, row.id)
 

@@ -9,18 +9,18 @@ rewrites only the keywords that differ; the rollup triggers keep every topic cou
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, func, select
 
 from chronos_chat.database import Database
 from chronos_chat.errors import InvalidInput
-from chronos_chat.message_statements import INSERT_KEYWORDS
-from chronos_chat.messages import by_keyword, keyword_rows
+from chronos_chat.messages import keyword_rows, rewrite_keywords
 from chronos_chat.schema import chat_messages, message_keywords
 
 M, K = chat_messages.c, message_keywords.c
+STORED = (K.pk, K.creator_id, K.created_at, K.keyword, K.label)
 MAX_BATCH = 100_000
 
 
@@ -67,20 +67,22 @@ def refresh_batch(db: Connection, after_pk: int, limit: int) -> Batch:
     ).all()
     if not questions:
         return Batch(None, 0, 0)
-    stored: defaultdict[Any, list[tuple[str, str]]] = defaultdict(list)
+    stored: defaultdict[Any, list[Mapping[str, Any]]] = defaultdict(list)
     ids = [q.id for q in questions]
-    for row in db.execute(select(K.message_id, K.keyword, K.label).where(K.message_id.in_(ids))):
-        stored[row.message_id].append((row.keyword, row.label))
-    changed: list[Any] = []
-    rows: list[dict[str, Any]] = []
+    for row in db.execute(select(K.message_id, *STORED).where(K.message_id.in_(ids))).mappings():
+        stored[row["message_id"]].append(dict(row))
+    changed = 0
+    stale: list[Mapping[str, Any]] = []
+    fresh: list[Mapping[str, Any]] = []
     for q in questions:
-        fresh = keyword_rows(q.id, q.creator_id, q.created_at, q.content)
-        if sorted((r["keyword"], r["label"]) for r in fresh) != sorted(stored[q.id]):
-            changed.append(q.id)
-            rows += fresh
-    if changed:
-        db.execute(delete(message_keywords).where(K.message_id.in_(changed)))
-        rows.sort(key=by_keyword)
-        if rows:
-            db.execute(INSERT_KEYWORDS, rows)
-    return Batch(questions[-1].pk, len(questions), len(changed))
+        extracted = keyword_rows(q.id, q.creator_id, q.created_at, q.content)
+        if sorted(map(_topic, extracted)) != sorted(map(_topic, stored[q.id])):
+            changed += 1
+            stale += stored[q.id]
+            fresh += extracted
+    rewrite_keywords(db, stale, fresh)
+    return Batch(questions[-1].pk, len(questions), changed)
+
+
+def _topic(row: Mapping[str, Any]) -> tuple[str, str]:
+    return row["keyword"], row["label"]
