@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy.exc
 from sqlalchemy import Connection
@@ -374,3 +376,74 @@ async def test_write_only_into_the_expected_owners_session(store: ChatStore) -> 
         session_creator_id="creator-1",
     )
     assert mine.seq == 1
+
+
+async def test_an_edit_takes_the_session_before_the_topics_rollups(postgres_url: str) -> None:
+    # A new message locks its session's row, then its topics' rollup rows. An edit taking them
+    # the other way round could deadlock with it; taken in the same order, one waits for the other.
+    creator = f"creator-{uuid.uuid4().hex[:8]}"
+    async with ChatStore(postgres_url) as store:
+        session = await make_session(store, creator_id=creator)
+        question = await store.create_message(
+            session_id=session.id, role="user", content="How do React hooks work?"
+        )
+        with psycopg.connect(postgres_url) as writer:  # plays a new message's transaction
+            writer.execute("SET lock_timeout = '5s'")
+            writer.execute("SELECT 1 FROM chat_sessions WHERE id = %s FOR UPDATE", (session.id,))
+            edit = asyncio.create_task(
+                store.update_message(question.id, content="How do React hooks re-render?")
+            )
+            await _until_waiting_on_a_lock(postgres_url)
+            # The writer moves on to the topic's rollup row, which the edit must not hold yet.
+            moved = writer.execute(
+                "UPDATE rollup_topics SET mentions = mentions + 0"
+                " WHERE creator_id = %s AND keyword = 'react hook'",
+                (creator,),
+            )
+            assert moved.rowcount == 1
+            writer.commit()
+        edited = await asyncio.wait_for(edit, timeout=10)
+    assert edited.content == "How do React hooks re-render?"
+
+
+async def _until_waiting_on_a_lock(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as db:
+        for _ in range(200):
+            waiting = db.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()
+            if waiting and waiting[0]:
+                return
+            await asyncio.sleep(0.025)
+    raise AssertionError("the edit never waited for the session")
+
+
+async def test_a_write_that_loses_a_deadlock_runs_again(postgres_url: str) -> None:
+    # Another transaction takes the topic's rollup row, then the session's: the opposite of an
+    # edit's order. PostgreSQL breaks the deadlock by rolling the edit back (it waited first);
+    # the edit runs again once the other transaction is done, and the caller never sees it.
+    creator = f"creator-{uuid.uuid4().hex[:8]}"
+    async with ChatStore(postgres_url) as store:
+        session = await make_session(store, creator_id=creator)
+        question = await store.create_message(
+            session_id=session.id, role="user", content="How do React hooks work?"
+        )
+        with psycopg.connect(postgres_url) as other:
+            other.execute(
+                "UPDATE rollup_topics SET mentions = mentions + 0"
+                " WHERE creator_id = %s AND keyword = 'react hook'",
+                (creator,),
+            )
+            edit = asyncio.create_task(
+                store.update_message(question.id, content="How do React hooks re-render?")
+            )
+            await _until_waiting_on_a_lock(postgres_url)
+            await asyncio.to_thread(
+                other.execute, "SELECT 1 FROM chat_sessions WHERE id = %s FOR UPDATE", (session.id,)
+            )
+            other.commit()
+        edited = await asyncio.wait_for(edit, timeout=10)
+        assert edited.content == "How do React hooks re-render?"
+        revisions = await store.get_message_revisions(question.id)
+    assert [r.content for r in revisions] == ["How do React hooks work?"]  # written once

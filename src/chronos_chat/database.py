@@ -32,12 +32,19 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DBAPIError
 
-from chronos_chat.dialects import SqliteSynchronous, create_engine, is_unavailable, resolve_url
+from chronos_chat.dialects import (
+    SqliteSynchronous,
+    create_engine,
+    is_deadlock,
+    is_unavailable,
+    resolve_url,
+)
 from chronos_chat.errors import DatabaseUnavailable, InvalidInput
 
 P = ParamSpec("P")
 T = TypeVar("T")
 MIGRATION_LOCK = 0x6368726F6E6F73  # "chronos": one migrator at a time on PostgreSQL
+DEADLOCK_RETRIES = 2
 
 
 def alembic_config() -> Config:
@@ -204,11 +211,20 @@ def _once_more_if_stale(
 def _in_transaction(
     engine: Engine, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> T:
-    with engine.connect() as db:
-        transaction = db.begin()
-        result = _stale_if_lost(fn, db, args, kwargs)
-        transaction.commit()  # a connection lost here is an error: the commit may have landed
-        return result
+    retries = DEADLOCK_RETRIES
+    while True:
+        try:
+            with engine.connect() as db:
+                transaction = db.begin()
+                result = _stale_if_lost(fn, db, args, kwargs)
+                transaction.commit()  # a connection lost here is an error: it may have landed
+                return result
+        except DBAPIError as exc:
+            # PostgreSQL broke a deadlock by rolling this transaction back whole: run it again
+            # (the other side goes on), rather than fail a caller for a collision of timing.
+            if not retries or not is_deadlock(exc):
+                raise
+            retries -= 1
 
 
 def _in_snapshot(

@@ -171,6 +171,11 @@ def is_unavailable(error: DBAPIError) -> bool:
     return False
 
 
+def is_deadlock(error: DBAPIError) -> bool:
+    """Whether PostgreSQL aborted the transaction to break a deadlock (nothing of it was kept)."""
+    return getattr(error.orig, "sqlstate", None) == "40P01"
+
+
 def is_sqlite(db: Connection) -> bool:
     """Whether the connection talks to SQLite."""
     return db.dialect.name == "sqlite"

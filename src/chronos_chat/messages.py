@@ -422,6 +422,9 @@ def update_message(
         return get_message(db, row.id)
     db.execute(update(chat_messages).where(M.id == row.id).values(values))
     if "content" in values and row.role == "user":
+        # The session's row before the topics' rollup rows, in the order a new message takes
+        # them: an edit and a write to one session wait for each other, never deadlock.
+        fetch_session_row(db, row.session_id, for_update=True)
         stale = [
             dict(r) for r in db.execute(statements.KEYWORDS_OF, {"b_message_id": row.id}).mappings()
         ]
