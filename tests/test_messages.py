@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,6 +21,7 @@ from chronos_chat import (
     InvalidInput,
     MessageNotFound,
     SessionNotFound,
+    messages,
 )
 from chronos_chat.sessions import now_utc
 from tests.factories import make_exchange, make_session, reference
@@ -447,3 +449,28 @@ async def test_a_write_that_loses_a_deadlock_runs_again(postgres_url: str) -> No
         assert edited.content == "How do React hooks re-render?"
         revisions = await store.get_message_revisions(question.id)
     assert [r.content for r in revisions] == ["How do React hooks work?"]  # written once
+
+
+async def test_concurrent_edits_keep_every_revision(postgres_url: str) -> None:
+    # Two edits of one message at once: the second waits for the first, and its revision is
+    # the first's content, not the content both read before either wrote.
+    async with ChatStore(postgres_url) as store:
+        session = await make_session(store, creator_id=f"creator-{uuid.uuid4().hex[:8]}")
+        question = await store.create_message(session_id=session.id, role="user", content="v1")
+        editing, go = threading.Event(), threading.Event()
+
+        def first_edit() -> None:
+            with store.database.engine.connect() as db, db.begin():
+                messages.update_message(db, question.id, content="v2")
+                editing.set()
+                go.wait(10)
+
+        first = asyncio.create_task(asyncio.to_thread(first_edit))
+        await asyncio.to_thread(editing.wait, 10)
+        second = asyncio.create_task(store.update_message(question.id, content="v3"))
+        await _until_waiting_on_a_lock(postgres_url)
+        go.set()
+        await first
+        assert (await asyncio.wait_for(second, timeout=10)).content == "v3"
+        revisions = await store.get_message_revisions(question.id)
+    assert [r.content for r in revisions] == ["v1", "v2"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,12 +14,13 @@ import pytest
 from sqlalchemy import Connection, delete, func, insert, select
 from typer.testing import CliRunner
 
-from chronos_chat import ChatStore, InvalidInput, dialects
+from chronos_chat import ChatStore, InvalidInput, dialects, messages
 from chronos_chat.cli import app
 from chronos_chat.schema import chat_messages, message_keywords
 from chronos_chat.topics import extract_keywords
 from tests.factories import make_session
 from tests.test_analytics import build
+from tests.test_messages import _until_waiting_on_a_lock
 from tests.test_rollups import _rebuild, _snapshot
 
 M, K = chat_messages.c, message_keywords.c
@@ -45,6 +48,19 @@ def _make_stale(db: Connection) -> set[Any]:
         db.execute(delete(message_keywords).where(K.message_id == q.id))
         stale.add(q.id)
     return stale
+
+
+def _add_stale_topic(db: Connection, message_id: Any) -> None:
+    q = db.execute(select(M.creator_id, M.created_at).where(M.id == message_id)).one()
+    db.execute(
+        insert(message_keywords).values(
+            message_id=message_id,
+            creator_id=q.creator_id,
+            created_at=q.created_at,
+            keyword="two users log",
+            label="two users log",
+        )
+    )
 
 
 def _stored_and_fresh(db: Connection) -> tuple[dict[Any, list[str]], dict[Any, list[str]]]:
@@ -184,3 +200,36 @@ async def test_rewrites_reach_the_rollups_in_the_order_writers_take_them(
     touched = [(creator, _utc_day(at), keyword) for creator, at, keyword in logged]
     assert len(touched) == 6 * 3 + sum(len(extract_keywords(q)) for q in questions * 2) * 2
     assert touched == sorted(touched)
+
+
+async def test_a_refresh_rewrites_what_an_edit_left(postgres_url: str) -> None:
+    # A refresh reads questions while an edit of one is in flight. It must rewrite the topics of
+    # the content as the edit leaves it, not add the old content's beside the edit's.
+    creator = f"creator-{uuid.uuid4().hex[:8]}"
+    async with ChatStore(postgres_url) as store:
+        session = await make_session(store, creator_id=creator)
+        question = await store.create_message(
+            session_id=session.id, role="user", content="How do React hooks work?"
+        )
+        await store.database.write(_add_stale_topic, question.id)  # something to rewrite
+        editing, go = threading.Event(), threading.Event()
+
+        def edit() -> None:
+            with store.database.engine.connect() as db, db.begin():
+                messages.update_message(db, question.id, content="Explain webpack loaders")
+                editing.set()
+                go.wait(10)
+
+        edited = asyncio.create_task(asyncio.to_thread(edit))
+        await asyncio.to_thread(editing.wait, 10)
+        refreshed = asyncio.create_task(store.refresh_topics())
+        await _until_waiting_on_a_lock(postgres_url)
+        go.set()
+        await edited
+        await asyncio.wait_for(refreshed, timeout=10)
+        stored = await store.database.read(
+            lambda db: sorted(
+                db.execute(select(K.keyword).where(K.message_id == question.id)).scalars()
+            )
+        )
+    assert stored == sorted(k.key for k in extract_keywords("Explain webpack loaders"))

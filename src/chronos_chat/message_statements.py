@@ -66,9 +66,8 @@ LOCK_SESSION = (
 INSERT_KEYWORDS = message_keywords.insert().returning(message_keywords.c.pk)
 DELETE_KEYWORD = delete(message_keywords).where(message_keywords.c.pk == bindparam("b_pk"))
 _K = message_keywords.c
-KEYWORDS_OF = select(_K.pk, _K.creator_id, _K.created_at, _K.keyword, _K.label).where(
-    _K.message_id == bindparam("b_message_id")
-)
+KEYWORD_FIELDS = (_K.pk, _K.creator_id, _K.created_at, _K.keyword, _K.label)
+KEYWORDS_OF = select(*KEYWORD_FIELDS).where(_K.message_id == bindparam("b_message_id"))
 
 # The columns a message, reference or keyword gets from the caller (the rest from the session).
 SESSION_COLUMNS = ("creator_id", "student_id", "seq")

@@ -406,6 +406,12 @@ def update_message(
 ) -> ChatMessage:
     """Edit a message: the old content is kept as a revision and ``edited_at`` is set."""
     row = fetch_message_row(db, message_id)
+    if not isinstance(content, Unset):
+        # The session's row first, as a new message or a delete takes it, then this message's
+        # and the topics' rollup rows: writers to one session wait for each other, never
+        # deadlock. Then the message as it stands once they are done (its revision is that).
+        fetch_session_row(db, row.session_id, for_update=True)
+        row = fetch_message_row(db, message_id)
     values: dict[str, Any] = {}
     if not isinstance(metadata, Unset):
         values["metadata"] = check_metadata("metadata", metadata)
@@ -422,9 +428,6 @@ def update_message(
         return get_message(db, row.id)
     db.execute(update(chat_messages).where(M.id == row.id).values(values))
     if "content" in values and row.role == "user":
-        # The session's row before the topics' rollup rows, in the order a new message takes
-        # them: an edit and a write to one session wait for each other, never deadlock.
-        fetch_session_row(db, row.session_id, for_update=True)
         stale = [
             dict(r) for r in db.execute(statements.KEYWORDS_OF, {"b_message_id": row.id}).mappings()
         ]

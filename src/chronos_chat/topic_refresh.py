@@ -16,11 +16,11 @@ from sqlalchemy import Connection, func, select
 
 from chronos_chat.database import Database
 from chronos_chat.errors import InvalidInput
+from chronos_chat.message_statements import KEYWORD_FIELDS
 from chronos_chat.messages import keyword_rows, rewrite_keywords
 from chronos_chat.schema import chat_messages, message_keywords
 
 M, K = chat_messages.c, message_keywords.c
-STORED = (K.pk, K.creator_id, K.created_at, K.keyword, K.label)
 MAX_BATCH = 100_000
 
 
@@ -59,17 +59,21 @@ def count_questions(db: Connection) -> int:
 def refresh_batch(db: Connection, after_pk: int, limit: int) -> Batch:
     """Extract the topics of up to ``limit`` student messages after ``after_pk`` (in write
     order) again, and rewrite the keywords of those whose topics changed."""
+    # Locked (on PostgreSQL) so that an edit of one of them waits, or is waited for: the
+    # keywords rewritten are always those of the content as it stands.
     questions = db.execute(
         select(M.pk, M.id, M.creator_id, M.created_at, M.content)
         .where(M.role == "user", M.pk > after_pk)
         .order_by(M.pk)
         .limit(limit)
+        .with_for_update()
     ).all()
     if not questions:
         return Batch(None, 0, 0)
     stored: defaultdict[Any, list[Mapping[str, Any]]] = defaultdict(list)
     ids = [q.id for q in questions]
-    for row in db.execute(select(K.message_id, *STORED).where(K.message_id.in_(ids))).mappings():
+    query = select(K.message_id, *KEYWORD_FIELDS).where(K.message_id.in_(ids))
+    for row in db.execute(query).mappings():
         stored[row["message_id"]].append(dict(row))
     changed = 0
     stale: list[Mapping[str, Any]] = []
