@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import text
 
 from chronos_chat import ChatMessage, ChatSession, ChatStore
@@ -61,3 +63,17 @@ async def empty(store: ChatStore) -> None:
     await store.database.write(
         lambda db: db.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     )
+
+
+async def until_waiting_on_a_lock(url: str) -> None:
+    """Return once a session of the PostgreSQL database at ``url`` waits for a lock."""
+    with psycopg.connect(url, autocommit=True) as db:
+        for _ in range(200):
+            waiting = db.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()
+            if waiting and waiting[0]:
+                return
+            await asyncio.sleep(0.025)
+    raise AssertionError("nothing came to wait for a lock")

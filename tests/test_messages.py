@@ -24,7 +24,7 @@ from chronos_chat import (
     messages,
 )
 from chronos_chat.sessions import now_utc
-from tests.factories import make_exchange, make_session, reference
+from tests.factories import make_exchange, make_session, reference, until_waiting_on_a_lock
 
 
 async def test_create_message_stores_references_usage_and_counters(store: ChatStore) -> None:
@@ -395,7 +395,7 @@ async def test_an_edit_takes_the_session_before_the_topics_rollups(postgres_url:
             edit = asyncio.create_task(
                 store.update_message(question.id, content="How do React hooks re-render?")
             )
-            await _until_waiting_on_a_lock(postgres_url)
+            await until_waiting_on_a_lock(postgres_url)
             # The writer moves on to the topic's rollup row, which the edit must not hold yet.
             moved = writer.execute(
                 "UPDATE rollup_topics SET mentions = mentions + 0"
@@ -406,19 +406,6 @@ async def test_an_edit_takes_the_session_before_the_topics_rollups(postgres_url:
             writer.commit()
         edited = await asyncio.wait_for(edit, timeout=10)
     assert edited.content == "How do React hooks re-render?"
-
-
-async def _until_waiting_on_a_lock(url: str) -> None:
-    with psycopg.connect(url, autocommit=True) as db:
-        for _ in range(200):
-            waiting = db.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            ).fetchone()
-            if waiting and waiting[0]:
-                return
-            await asyncio.sleep(0.025)
-    raise AssertionError("the edit never waited for the session")
 
 
 async def test_a_write_that_loses_a_deadlock_runs_again(postgres_url: str) -> None:
@@ -440,7 +427,7 @@ async def test_a_write_that_loses_a_deadlock_runs_again(postgres_url: str) -> No
             edit = asyncio.create_task(
                 store.update_message(question.id, content="How do React hooks re-render?")
             )
-            await _until_waiting_on_a_lock(postgres_url)
+            await until_waiting_on_a_lock(postgres_url)
             await asyncio.to_thread(
                 other.execute, "SELECT 1 FROM chat_sessions WHERE id = %s FOR UPDATE", (session.id,)
             )
@@ -468,7 +455,7 @@ async def test_concurrent_edits_keep_every_revision(postgres_url: str) -> None:
         first = asyncio.create_task(asyncio.to_thread(first_edit))
         await asyncio.to_thread(editing.wait, 10)
         second = asyncio.create_task(store.update_message(question.id, content="v3"))
-        await _until_waiting_on_a_lock(postgres_url)
+        await until_waiting_on_a_lock(postgres_url)
         go.set()
         await first
         assert (await asyncio.wait_for(second, timeout=10)).content == "v3"

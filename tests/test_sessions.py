@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -10,8 +11,9 @@ import pytest
 from sqlalchemy import Connection, select
 
 from chronos_chat import ChatSession, ChatStore, InvalidInput, SessionNotFound, idempotency
-from chronos_chat.schema import idempotency_keys
-from tests.factories import make_exchange, make_session, reference
+from chronos_chat import sessions as sessions_module
+from chronos_chat.schema import idempotency_keys, student_names
+from tests.factories import make_exchange, make_session, reference, until_waiting_on_a_lock
 
 K = idempotency_keys.c
 
@@ -196,3 +198,32 @@ async def test_forgetting_a_student_leaves_no_trace_of_them_and_touches_no_one_e
     assert await store.forget_student("student-1") == 0  # again: nothing left, no error
     with pytest.raises(InvalidInput, match="student_id"):
         await store.forget_student("")
+
+
+async def test_naming_a_student_twice_at_once_keeps_the_later_name(postgres_url: str) -> None:
+    # Two namings of one student at once: the second waits for the first and replaces its
+    # name, instead of failing on the first's fresh row.
+    student = f"student-{uuid.uuid4().hex[:8]}"
+    async with ChatStore(postgres_url) as store:
+        await store.set_student_name(student, "Ada")
+        naming, go = threading.Event(), threading.Event()
+
+        def first() -> None:
+            with store.database.engine.connect() as db, db.begin():
+                sessions_module.set_student_name(db, student, "Ada L.")
+                naming.set()
+                go.wait(10)
+
+        earlier = asyncio.create_task(asyncio.to_thread(first))
+        await asyncio.to_thread(naming.wait, 10)
+        later = asyncio.create_task(store.set_student_name(student, "Ada Lovelace"))
+        await until_waiting_on_a_lock(postgres_url)
+        go.set()
+        await earlier
+        await asyncio.wait_for(later, timeout=10)
+        names = await store.database.read(
+            lambda db: db.execute(
+                select(student_names.c.name).where(student_names.c.student_id == student)
+            ).all()
+        )
+    assert [n for (n,) in names] == ["Ada Lovelace"]

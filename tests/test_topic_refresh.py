@@ -18,9 +18,8 @@ from chronos_chat import ChatStore, InvalidInput, dialects, messages
 from chronos_chat.cli import app
 from chronos_chat.schema import chat_messages, message_keywords
 from chronos_chat.topics import extract_keywords
-from tests.factories import make_session
+from tests.factories import make_session, until_waiting_on_a_lock
 from tests.test_analytics import build
-from tests.test_messages import _until_waiting_on_a_lock
 from tests.test_rollups import _rebuild, _snapshot
 
 M, K = chat_messages.c, message_keywords.c
@@ -223,7 +222,7 @@ async def test_a_refresh_rewrites_what_an_edit_left(postgres_url: str) -> None:
         edited = asyncio.create_task(asyncio.to_thread(edit))
         await asyncio.to_thread(editing.wait, 10)
         refreshed = asyncio.create_task(store.refresh_topics())
-        await _until_waiting_on_a_lock(postgres_url)
+        await until_waiting_on_a_lock(postgres_url)
         go.set()
         await edited
         await asyncio.wait_for(refreshed, timeout=10)

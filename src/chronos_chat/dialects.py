@@ -272,6 +272,16 @@ def insert_if_absent(db: Connection, table: Any, values: dict[str, Any]) -> bool
     return db.execute(statement).first() is not None
 
 
+def upsert(db: Connection, table: Any, values: dict[str, Any]) -> None:
+    """Insert ``values``, or set them on the row with the same primary key (in one statement,
+    so two writers of one key both succeed, the later one's values kept)."""
+    module = sqlite_insert if is_sqlite(db) else postgresql_insert
+    keys = [c.name for c in table.primary_key.columns]
+    statement = module(table).values(values)
+    changes = {name: statement.excluded[name] for name in values if name not in keys}
+    db.execute(statement.on_conflict_do_update(index_elements=keys, set_=changes))
+
+
 # --- time buckets ---------------------------------------------------------------------------
 
 

@@ -232,10 +232,8 @@ def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
 def set_student_name(db: Connection, student_id: str, name: str | None) -> None:
     """Record (or with None, forget) the display name of a student."""
     check_external_id("student_id", student_id)
-    db.execute(delete(student_names).where(student_names.c.student_id == student_id))
-    if name is not None:
-        db.execute(
-            student_names.insert().values(
-                student_id=student_id, name=check_text("name", name, max_length=200)
-            )
-        )
+    if name is None:
+        db.execute(delete(student_names).where(student_names.c.student_id == student_id))
+        return
+    values = {"student_id": student_id, "name": check_text("name", name, max_length=200)}
+    dialects.upsert(db, student_names, values)
