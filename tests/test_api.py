@@ -466,6 +466,13 @@ async def test_export_and_import_round_trip(
     assert (
         await client.post("/api/chat/import", json=document, headers=SERVICE)
     ).status_code == 409
+    # A copy under a new session id still carries the messages' ids: a conflict, not a crash.
+    copy = {**document, "session": {**document["session"], "id": str(uuid.uuid4())}}
+    clash = await client.post("/api/chat/import", json=copy, headers=SERVICE)
+    assert clash.status_code == 409, clash.text
+    assert document["messages"][0]["id"] in clash.json()["message"]
+    missing = await client.get(f"/api/chat/sessions/{copy['session']['id']}", headers=SERVICE)
+    assert missing.status_code == 404  # nothing of the copy was written
     assert (
         await client.delete(f"/api/chat/sessions/{sid}?hard=true", headers=SERVICE)
     ).status_code == 204

@@ -10,7 +10,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Connection, select
 
-from chronos_chat import ChatSession, ChatStore, InvalidInput, SessionNotFound, idempotency
+from chronos_chat import (
+    ChatSession,
+    ChatStore,
+    Conflict,
+    InvalidInput,
+    SessionNotFound,
+    export,
+    idempotency,
+    restore,
+)
 from chronos_chat import sessions as sessions_module
 from chronos_chat.schema import idempotency_keys, student_names
 from tests.factories import make_exchange, make_session, reference, until_waiting_on_a_lock
@@ -227,3 +236,31 @@ async def test_naming_a_student_twice_at_once_keeps_the_later_name(postgres_url:
             ).all()
         )
     assert [n for (n,) in names] == ["Ada Lovelace"]
+
+
+async def test_one_export_imported_twice_at_once_is_one_session(postgres_url: str) -> None:
+    # Both imports find no session with the id; the second waits on the first's rows and then
+    # reports the conflict, instead of a driver error.
+    async with ChatStore(postgres_url) as store:
+        session = await make_session(store, creator_id=f"creator-{uuid.uuid4().hex[:8]}")
+        await store.create_message(session_id=session.id, role="user", content="hello")
+        document = await store.export_session(session.id)
+        await store.delete_session(session.id)
+        importing, go = threading.Event(), threading.Event()
+
+        def first() -> None:
+            with store.database.engine.connect() as db, db.begin():
+                checked = export.check_document(document)
+                restore.import_session(db, checked, store.catalog, store.max_content_length)
+                importing.set()
+                go.wait(10)
+
+        earlier = asyncio.create_task(asyncio.to_thread(first))
+        await asyncio.to_thread(importing.wait, 10)
+        later = asyncio.create_task(store.import_session(document))
+        await until_waiting_on_a_lock(postgres_url)
+        go.set()
+        await earlier
+        with pytest.raises(Conflict):
+            await asyncio.wait_for(later, timeout=10)
+        assert (await store.get_session(session.id)).message_count == 1

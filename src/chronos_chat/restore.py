@@ -8,15 +8,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
 
 from chronos_chat.errors import Conflict, InvalidInput
 from chronos_chat.messages import NewMessage, create_message, validate_message
 from chronos_chat.models import ChatSession
 from chronos_chat.pricing import PriceCatalog
-from chronos_chat.schema import chat_sessions
+from chronos_chat.schema import chat_messages, chat_sessions
 from chronos_chat.sessions import create_session, fetch_session_row, session_from_row
 
-S = chat_sessions.c
+S, M = chat_sessions.c, chat_messages.c
 
 
 def import_session(
@@ -34,6 +35,29 @@ def import_session(
         raise InvalidInput("session", f"needs an id and created_at: {exc}") from None
     if db.execute(select(S.id).where(S.id == session_id)).first() is not None:
         raise Conflict(f"chat session {session_id} already exists")
+    messages = [
+        _imported_message(index, item, session_id, max_content_length)
+        for index, item in enumerate(document["messages"])
+    ]
+    ids = [m.message_id for m in messages]
+    taken = set(db.execute(select(M.id).where(M.id.in_(ids))).scalars())
+    if taken:
+        first = next(i for i in ids if i in taken)
+        raise Conflict(f"chat message {first} already exists (in another session)")
+    try:
+        return _restore(db, raw, session_id, created, messages, catalog)
+    except IntegrityError as exc:  # the same ids imported at the same moment
+        raise Conflict(f"chat session {session_id} or one of its messages already exists") from exc
+
+
+def _restore(
+    db: Connection,
+    raw: Any,
+    session_id: uuid.UUID,
+    created: datetime,
+    messages: list[NewMessage],
+    catalog: PriceCatalog,
+) -> ChatSession:
     create_session(
         db,
         student_id=raw.get("student_id"),
@@ -44,8 +68,8 @@ def import_session(
         created_at=created,
         session_id=session_id,
     )
-    for index, item in enumerate(document["messages"]):
-        create_message(db, _imported_message(index, item, session_id, max_content_length), catalog)
+    for message in messages:
+        create_message(db, message, catalog)
     if raw.get("archived_at"):
         db.execute(
             update(chat_sessions)
