@@ -7,6 +7,7 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from sqlalchemy import Connection, select
 
@@ -264,3 +265,40 @@ async def test_one_export_imported_twice_at_once_is_one_session(postgres_url: st
         with pytest.raises(Conflict):
             await asyncio.wait_for(later, timeout=10)
         assert (await store.get_session(session.id)).message_count == 1
+
+
+async def test_a_key_given_back_while_it_is_claimed_is_claimed(postgres_url: str) -> None:
+    # A retry's insert meets the first request's key; before the retry reads that row, the
+    # first request fails and gives the key back. The retry then claims the free key instead
+    # of failing on a row that is gone. (A slow statement trigger holds the window open.)
+    scope, key = "service:rag", f"key-{uuid.uuid4().hex[:8]}"
+    async with ChatStore(postgres_url) as store:
+        await store.database.write(idempotency.claim, scope, key, "hash", datetime.now(UTC))
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "CREATE FUNCTION pause_claims() RETURNS trigger LANGUAGE plpgsql AS"
+                " $$ BEGIN PERFORM pg_sleep(0.5); RETURN NULL; END $$"
+            )
+            admin.execute(
+                "CREATE TRIGGER pause_claims AFTER INSERT ON idempotency_keys"
+                " FOR EACH STATEMENT EXECUTE FUNCTION pause_claims()"
+            )
+            try:
+                retry = asyncio.create_task(
+                    store.database.write(idempotency.claim, scope, key, "hash", datetime.now(UTC))
+                )
+                for _ in range(200):
+                    sleeping = admin.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"
+                    ).fetchone()
+                    if sleeping and sleeping[0]:
+                        break
+                    await asyncio.sleep(0.01)
+                await store.database.write(idempotency.release, scope, key)
+                assert await asyncio.wait_for(retry, timeout=10) is None  # claimed
+            finally:
+                admin.execute("DROP TRIGGER IF EXISTS pause_claims ON idempotency_keys")
+                admin.execute("DROP FUNCTION IF EXISTS pause_claims()")
+        assert await store.database.read(
+            lambda db: db.execute(select(K.key).where(K.key == key)).scalars().all()
+        ) == [key]

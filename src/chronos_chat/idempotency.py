@@ -22,6 +22,7 @@ K = idempotency_keys.c
 ABANDONED_AFTER = timedelta(minutes=2)
 # Retries come within minutes; a day bounds the table by a day of keyed requests.
 KEPT_FOR = timedelta(hours=24)
+CLAIM_ATTEMPTS = 3
 
 
 def caller_scope(role: str, sub: str) -> str:
@@ -48,10 +49,17 @@ def claim(db: Connection, scope: str, key: str, request_hash: str, now: datetime
     is still running.
     """
     values = {"scope": scope, "key": key, "request_hash": request_hash, "created_at": now}
-    if dialects.insert_if_absent(db, idempotency_keys, values):
-        return None
-    row = db.execute(select(idempotency_keys).where(K.scope == scope, K.key == key)).one()
     in_flight = InFlight(f"a request with idempotency key {key!r} is still in progress")
+    for _ in range(CLAIM_ATTEMPTS):
+        if dialects.insert_if_absent(db, idempotency_keys, values):
+            return None
+        # The key's row may go (its request failed and gave it back) between the insert that
+        # met it and this read; then the key is free and the insert is tried again.
+        row = db.execute(select(idempotency_keys).where(K.scope == scope, K.key == key)).first()
+        if row is not None:
+            break
+    else:
+        raise in_flight
     if now - row.created_at >= KEPT_FOR:  # expired: the key is free again
         if not _take(db, row, values | {"status_code": None, "response": None}):
             raise in_flight
