@@ -461,3 +461,31 @@ async def test_concurrent_edits_keep_every_revision(postgres_url: str) -> None:
         assert (await asyncio.wait_for(second, timeout=10)).content == "v3"
         revisions = await store.get_message_revisions(question.id)
     assert [r.content for r in revisions] == ["v1", "v2"]
+
+
+async def test_a_message_deleted_twice_at_once_is_counted_down_once(postgres_url: str) -> None:
+    # A retried delete waits for the first on the session; it then finds the message gone.
+    async with ChatStore(postgres_url) as store:
+        session = await make_session(store, creator_id=f"creator-{uuid.uuid4().hex[:8]}")
+        await store.create_message(session_id=session.id, role="user", content="keep me")
+        doomed = await store.create_message(
+            session_id=session.id, role="assistant", content="drop me", token_count=40
+        )
+        deleting, go = threading.Event(), threading.Event()
+
+        def first_delete() -> None:
+            with store.database.engine.connect() as db, db.begin():
+                messages.delete_message(db, doomed.id)
+                deleting.set()
+                go.wait(10)
+
+        first = asyncio.create_task(asyncio.to_thread(first_delete))
+        await asyncio.to_thread(deleting.wait, 10)
+        second = asyncio.create_task(store.delete_message(doomed.id))
+        await until_waiting_on_a_lock(postgres_url)
+        go.set()
+        await first
+        with pytest.raises(MessageNotFound):
+            await asyncio.wait_for(second, timeout=10)
+        after = await store.get_session(session.id)
+    assert (after.message_count, after.total_tokens) == (1, 0)

@@ -28,6 +28,7 @@ from chronos_chat import message_statements as statements
 from chronos_chat.costs import price_usage
 from chronos_chat.errors import (
     IdempotencyConflict,
+    MessageNotFound,
     SessionNotFound,
     UnknownModel,
 )
@@ -452,7 +453,9 @@ def delete_message(db: Connection, message_id: uuid.UUID) -> None:
     """Delete a message and its references; the session's counters stay exact."""
     row = fetch_message_row(db, message_id)
     fetch_session_row(db, row.session_id, for_update=True)
-    db.execute(delete(chat_messages).where(M.id == row.id))
+    if db.execute(delete(chat_messages).where(M.id == row.id)).rowcount == 0:
+        # Deleted by another call while this one waited for the session: counted down once.
+        raise MessageNotFound(message_id)
     tokens = Usage(
         row.input_tokens,
         row.output_tokens,
