@@ -473,6 +473,9 @@ async def test_export_and_import_round_trip(
     assert document["messages"][0]["id"] in clash.json()["message"]
     missing = await client.get(f"/api/chat/sessions/{copy['session']['id']}", headers=SERVICE)
     assert missing.status_code == 404  # nothing of the copy was written
+    twice = {**copy, "messages": [document["messages"][0], document["messages"][0]]}
+    repeated = await client.post("/api/chat/import", json=twice, headers=SERVICE)
+    assert (repeated.status_code, repeated.json()["field"]) == (422, "messages")
     assert (
         await client.delete(f"/api/chat/sessions/{sid}?hard=true", headers=SERVICE)
     ).status_code == 204

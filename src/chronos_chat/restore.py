@@ -40,7 +40,12 @@ def import_session(
         for index, item in enumerate(document["messages"])
     ]
     ids = [m.message_id for m in messages]
-    taken = set(db.execute(select(M.id).where(M.id.in_(ids))).scalars())
+    if len(set(ids)) < len(ids):
+        raise InvalidInput("messages", "two messages have the same id")
+    taken: set[Any] = set()
+    for start in range(0, len(ids), 500):  # well under any bound on parameters
+        batch = ids[start : start + 500]
+        taken.update(db.execute(select(M.id).where(M.id.in_(batch))).scalars())
     if taken:
         first = next(i for i in ids if i in taken)
         raise Conflict(f"chat message {first} already exists (in another session)")
