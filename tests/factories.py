@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
@@ -77,3 +80,29 @@ async def until_waiting_on_a_lock(url: str) -> None:
                 return
             await asyncio.sleep(0.025)
     raise AssertionError("nothing came to wait for a lock")
+
+
+@contextlib.asynccontextmanager
+async def held_open(
+    store: ChatStore, fn: Callable[..., Any], *args: Any, **kwargs: Any
+) -> AsyncIterator[None]:
+    """Run ``fn(db, ...)`` in a transaction of its own (in a thread) and keep it open, holding
+    its locks, until the block ends; then commit it."""
+    ran, finish = threading.Event(), threading.Event()
+
+    def run() -> None:
+        with store.database.engine.connect() as db, db.begin():
+            fn(db, *args, **kwargs)
+            ran.set()
+            finish.wait(10)
+
+    task = asyncio.create_task(asyncio.to_thread(run))
+    while not ran.is_set():
+        if task.done():
+            await task  # fn raised: so does this
+        await asyncio.sleep(0.01)
+    try:
+        yield
+    finally:
+        finish.set()
+        await task

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -24,7 +23,13 @@ from chronos_chat import (
     messages,
 )
 from chronos_chat.sessions import now_utc
-from tests.factories import make_exchange, make_session, reference, until_waiting_on_a_lock
+from tests.factories import (
+    held_open,
+    make_exchange,
+    make_session,
+    reference,
+    until_waiting_on_a_lock,
+)
 
 
 async def test_create_message_stores_references_usage_and_counters(store: ChatStore) -> None:
@@ -444,20 +449,9 @@ async def test_concurrent_edits_keep_every_revision(postgres_url: str) -> None:
     async with ChatStore(postgres_url) as store:
         session = await make_session(store, creator_id=f"creator-{uuid.uuid4().hex[:8]}")
         question = await store.create_message(session_id=session.id, role="user", content="v1")
-        editing, go = threading.Event(), threading.Event()
-
-        def first_edit() -> None:
-            with store.database.engine.connect() as db, db.begin():
-                messages.update_message(db, question.id, content="v2")
-                editing.set()
-                go.wait(10)
-
-        first = asyncio.create_task(asyncio.to_thread(first_edit))
-        await asyncio.to_thread(editing.wait, 10)
-        second = asyncio.create_task(store.update_message(question.id, content="v3"))
-        await until_waiting_on_a_lock(postgres_url)
-        go.set()
-        await first
+        async with held_open(store, messages.update_message, question.id, content="v2"):
+            second = asyncio.create_task(store.update_message(question.id, content="v3"))
+            await until_waiting_on_a_lock(postgres_url)
         assert (await asyncio.wait_for(second, timeout=10)).content == "v3"
         revisions = await store.get_message_revisions(question.id)
     assert [r.content for r in revisions] == ["v1", "v2"]
@@ -471,20 +465,9 @@ async def test_a_message_deleted_twice_at_once_is_counted_down_once(postgres_url
         doomed = await store.create_message(
             session_id=session.id, role="assistant", content="drop me", token_count=40
         )
-        deleting, go = threading.Event(), threading.Event()
-
-        def first_delete() -> None:
-            with store.database.engine.connect() as db, db.begin():
-                messages.delete_message(db, doomed.id)
-                deleting.set()
-                go.wait(10)
-
-        first = asyncio.create_task(asyncio.to_thread(first_delete))
-        await asyncio.to_thread(deleting.wait, 10)
-        second = asyncio.create_task(store.delete_message(doomed.id))
-        await until_waiting_on_a_lock(postgres_url)
-        go.set()
-        await first
+        async with held_open(store, messages.delete_message, doomed.id):
+            second = asyncio.create_task(store.delete_message(doomed.id))
+            await until_waiting_on_a_lock(postgres_url)
         with pytest.raises(MessageNotFound):
             await asyncio.wait_for(second, timeout=10)
         after = await store.get_session(session.id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -23,7 +22,13 @@ from chronos_chat import (
 )
 from chronos_chat import sessions as sessions_module
 from chronos_chat.schema import idempotency_keys, student_names
-from tests.factories import make_exchange, make_session, reference, until_waiting_on_a_lock
+from tests.factories import (
+    held_open,
+    make_exchange,
+    make_session,
+    reference,
+    until_waiting_on_a_lock,
+)
 
 K = idempotency_keys.c
 
@@ -216,20 +221,9 @@ async def test_naming_a_student_twice_at_once_keeps_the_later_name(postgres_url:
     student = f"student-{uuid.uuid4().hex[:8]}"
     async with ChatStore(postgres_url) as store:
         await store.set_student_name(student, "Ada")
-        naming, go = threading.Event(), threading.Event()
-
-        def first() -> None:
-            with store.database.engine.connect() as db, db.begin():
-                sessions_module.set_student_name(db, student, "Ada L.")
-                naming.set()
-                go.wait(10)
-
-        earlier = asyncio.create_task(asyncio.to_thread(first))
-        await asyncio.to_thread(naming.wait, 10)
-        later = asyncio.create_task(store.set_student_name(student, "Ada Lovelace"))
-        await until_waiting_on_a_lock(postgres_url)
-        go.set()
-        await earlier
+        async with held_open(store, sessions_module.set_student_name, student, "Ada L."):
+            later = asyncio.create_task(store.set_student_name(student, "Ada Lovelace"))
+            await until_waiting_on_a_lock(postgres_url)
         await asyncio.wait_for(later, timeout=10)
         names = await store.database.read(
             lambda db: db.execute(
@@ -247,21 +241,11 @@ async def test_one_export_imported_twice_at_once_is_one_session(postgres_url: st
         await store.create_message(session_id=session.id, role="user", content="hello")
         document = await store.export_session(session.id)
         await store.delete_session(session.id)
-        importing, go = threading.Event(), threading.Event()
-
-        def first() -> None:
-            with store.database.engine.connect() as db, db.begin():
-                checked = export.check_document(document)
-                restore.import_session(db, checked, store.catalog, store.max_content_length)
-                importing.set()
-                go.wait(10)
-
-        earlier = asyncio.create_task(asyncio.to_thread(first))
-        await asyncio.to_thread(importing.wait, 10)
-        later = asyncio.create_task(store.import_session(document))
-        await until_waiting_on_a_lock(postgres_url)
-        go.set()
-        await earlier
+        checked = export.check_document(document)
+        imports = restore.import_session
+        async with held_open(store, imports, checked, store.catalog, store.max_content_length):
+            later = asyncio.create_task(store.import_session(document))
+            await until_waiting_on_a_lock(postgres_url)
         with pytest.raises(Conflict):
             await asyncio.wait_for(later, timeout=10)
         assert (await store.get_session(session.id)).message_count == 1

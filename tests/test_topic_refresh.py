@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ from chronos_chat import ChatStore, InvalidInput, dialects, messages
 from chronos_chat.cli import app
 from chronos_chat.schema import chat_messages, message_keywords
 from chronos_chat.topics import extract_keywords
-from tests.factories import make_session, until_waiting_on_a_lock
+from tests.factories import held_open, make_session, until_waiting_on_a_lock
 from tests.test_analytics import build
 from tests.test_rollups import _rebuild, _snapshot
 
@@ -211,20 +210,10 @@ async def test_a_refresh_rewrites_what_an_edit_left(postgres_url: str) -> None:
             session_id=session.id, role="user", content="How do React hooks work?"
         )
         await store.database.write(_add_stale_topic, question.id)  # something to rewrite
-        editing, go = threading.Event(), threading.Event()
-
-        def edit() -> None:
-            with store.database.engine.connect() as db, db.begin():
-                messages.update_message(db, question.id, content="Explain webpack loaders")
-                editing.set()
-                go.wait(10)
-
-        edited = asyncio.create_task(asyncio.to_thread(edit))
-        await asyncio.to_thread(editing.wait, 10)
-        refreshed = asyncio.create_task(store.refresh_topics())
-        await until_waiting_on_a_lock(postgres_url)
-        go.set()
-        await edited
+        edit = messages.update_message
+        async with held_open(store, edit, question.id, content="Explain webpack loaders"):
+            refreshed = asyncio.create_task(store.refresh_topics())
+            await until_waiting_on_a_lock(postgres_url)
         await asyncio.wait_for(refreshed, timeout=10)
         stored = await store.database.read(
             lambda db: sorted(
