@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
@@ -68,14 +69,27 @@ chat_sessions = Table(
     Column("total_tokens", BigInteger, nullable=False, server_default="0"),
     Column("total_cost_nanos", BigInteger, nullable=False, server_default="0"),
     Column("unpriced_message_count", Integer, nullable=False, server_default="0"),
-    # Lists and get-or-create read (un)archived sessions by recency. "archived_at IS NULL" is an
-    # equality to an index, so one index serves active and archived lists, their counts, and
-    # (with pk last) deep pages from the index alone.
-    Index("ix_chat_sessions_student_recent", "student_id", "archived_at", "last_message_at", "pk"),
+    # Lists read a student's or a creator's active (or archived) sessions by recency, a deep
+    # page from the index alone (pk last); one index per state keeps it narrow (migration 0013).
+    *(
+        Index(
+            f"ix_chat_sessions_{owner}_{state}",
+            f"{owner}_id",
+            "last_message_at",
+            "pk",
+            sqlite_where=text(where),
+            postgresql_where=text(where),
+        )
+        for owner in ("student", "creator")
+        for state, where in (
+            ("active", "archived_at IS NULL"),
+            ("archived", "archived_at IS NOT NULL"),
+        )
+    ),
+    # get-or-create: the pair's latest active session.
     Index(
         "ix_chat_sessions_pair_recent", "student_id", "creator_id", "archived_at", "last_message_at"
     ),
-    Index("ix_chat_sessions_creator_recent", "creator_id", "archived_at", "last_message_at", "pk"),
     # Session figures of a period read this index alone (durations, counts, students).
     Index(
         "ix_chat_sessions_creator_created",

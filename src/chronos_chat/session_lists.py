@@ -262,17 +262,12 @@ def _build_list(
     """The page query and the count query of a list."""
     where = filters.conditions(db)
     order = _order(sort_by, sort_order)
-    index_order = order
-    if filters.archived is False and sort_by == "last_message_at":
-        # archived_at is NULL on every row here, so ordering by it first changes nothing, but it
-        # lets PostgreSQL walk the (owner, archived_at, last_message_at, pk) index in order.
-        first = S.archived_at.desc().nulls_first() if sort_order == "desc" else S.archived_at.asc()
-        index_order = [first, *order]
-    # Page the keys first (from the index alone), then fetch just those rows.
+    # Page the keys first (from the owner's active or archived index alone, in its order,
+    # last_message_at then pk), then fetch just those rows.
     keys = (
         select(S.pk)
         .where(*where)
-        .order_by(*index_order)
+        .order_by(*order)
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
     )
