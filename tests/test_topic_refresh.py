@@ -118,6 +118,10 @@ def test_the_command_refreshes_a_database(tmp_path: Path) -> None:
             await store.database.write(_make_stale)
 
     asyncio.run(prepare())
+    refused = CliRunner().invoke(
+        app, ["refresh-topics", "--batch-size", "0", "--database-url", url]
+    )
+    assert refused.exit_code == 2  # a usage error, before anything runs
     result = CliRunner().invoke(app, ["refresh-topics", "--database-url", url])
     assert result.exit_code == 0, result.output
     assert "1 of the stored questions changed" in result.output

@@ -23,6 +23,7 @@ from chronos_chat.errors import ChronosError
 from chronos_chat.pricing import catalog_to_dict, import_litellm, load_catalog
 from chronos_chat.sample_data import plan_sessions
 from chronos_chat.store import ChatStore
+from chronos_chat.topic_refresh import MAX_BATCH
 
 app = typer.Typer(
     help="Chat sessions, messages, exact costs and analytics for AI tutors.",
@@ -399,7 +400,12 @@ def forget_student(
 @app.command("refresh-topics")
 def refresh_topics(
     batch_size: Annotated[
-        int, typer.Option(help="Messages per transaction (writers wait for one at most).")
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_BATCH,
+            help="Messages per transaction (writers wait for one at most).",
+        ),
     ] = 1000,
     database_url: DatabaseUrl = None,
 ) -> None:
