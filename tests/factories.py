@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,16 @@ def reference(video_id: str = "video-1", **overrides: Any) -> dict[str, Any]:
         "chunk_text": "First, configure your OAuth provider...",
         "similarity": 0.92,
     } | overrides
+
+
+async def make_question(
+    store: ChatStore, content: str = "How do React hooks work?"
+) -> tuple[ChatSession, ChatMessage]:
+    """A session of a creator of its own (the PostgreSQL tests share one database) with one
+    student question in it."""
+    session = await make_session(store, creator_id=f"creator-{uuid.uuid4().hex[:8]}")
+    question = await store.create_message(session_id=session.id, role="user", content=content)
+    return session, question
 
 
 async def make_exchange(

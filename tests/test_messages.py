@@ -26,6 +26,7 @@ from chronos_chat.sessions import now_utc
 from tests.factories import (
     held_open,
     make_exchange,
+    make_question,
     make_session,
     reference,
     until_waiting_on_a_lock,
@@ -388,12 +389,9 @@ async def test_write_only_into_the_expected_owners_session(store: ChatStore) -> 
 async def test_an_edit_takes_the_session_before_the_topics_rollups(postgres_url: str) -> None:
     # A new message locks its session's row, then its topics' rollup rows. An edit taking them
     # the other way round could deadlock with it; taken in the same order, one waits for the other.
-    creator = f"creator-{uuid.uuid4().hex[:8]}"
     async with ChatStore(postgres_url) as store:
-        session = await make_session(store, creator_id=creator)
-        question = await store.create_message(
-            session_id=session.id, role="user", content="How do React hooks work?"
-        )
+        session, question = await make_question(store)
+        creator = session.creator_id
         with psycopg.connect(postgres_url) as writer:  # plays a new message's transaction
             writer.execute("SET lock_timeout = '5s'")
             writer.execute("SELECT 1 FROM chat_sessions WHERE id = %s FOR UPDATE", (session.id,))
@@ -417,12 +415,9 @@ async def test_a_write_that_loses_a_deadlock_runs_again(postgres_url: str) -> No
     # Another transaction takes the topic's rollup row, then the session's: the opposite of an
     # edit's order. PostgreSQL breaks the deadlock by rolling the edit back (it waited first);
     # the edit runs again once the other transaction is done, and the caller never sees it.
-    creator = f"creator-{uuid.uuid4().hex[:8]}"
     async with ChatStore(postgres_url) as store:
-        session = await make_session(store, creator_id=creator)
-        question = await store.create_message(
-            session_id=session.id, role="user", content="How do React hooks work?"
-        )
+        session, question = await make_question(store)
+        creator = session.creator_id
         with psycopg.connect(postgres_url) as other:
             other.execute(
                 "UPDATE rollup_topics SET mentions = mentions + 0"
@@ -447,8 +442,7 @@ async def test_concurrent_edits_keep_every_revision(postgres_url: str) -> None:
     # Two edits of one message at once: the second waits for the first, and its revision is
     # the first's content, not the content both read before either wrote.
     async with ChatStore(postgres_url) as store:
-        session = await make_session(store, creator_id=f"creator-{uuid.uuid4().hex[:8]}")
-        question = await store.create_message(session_id=session.id, role="user", content="v1")
+        _, question = await make_question(store, "v1")
         async with held_open(store, messages.update_message, question.id, content="v2"):
             second = asyncio.create_task(store.update_message(question.id, content="v3"))
             await until_waiting_on_a_lock(postgres_url)
@@ -460,8 +454,7 @@ async def test_concurrent_edits_keep_every_revision(postgres_url: str) -> None:
 async def test_a_message_deleted_twice_at_once_is_counted_down_once(postgres_url: str) -> None:
     # A retried delete waits for the first on the session; it then finds the message gone.
     async with ChatStore(postgres_url) as store:
-        session = await make_session(store, creator_id=f"creator-{uuid.uuid4().hex[:8]}")
-        await store.create_message(session_id=session.id, role="user", content="keep me")
+        session, _ = await make_question(store, "keep me")
         doomed = await store.create_message(
             session_id=session.id, role="assistant", content="drop me", token_count=40
         )

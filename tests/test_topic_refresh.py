@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from chronos_chat import ChatStore, InvalidInput, dialects, messages
 from chronos_chat.cli import app
 from chronos_chat.schema import chat_messages, message_keywords
 from chronos_chat.topics import extract_keywords
-from tests.factories import held_open, make_session, until_waiting_on_a_lock
+from tests.factories import held_open, make_question, make_session, until_waiting_on_a_lock
 from tests.test_analytics import build
 from tests.test_rollups import _rebuild, _snapshot
 
@@ -207,12 +206,8 @@ async def test_rewrites_reach_the_rollups_in_the_order_writers_take_them(
 async def test_a_refresh_rewrites_what_an_edit_left(postgres_url: str) -> None:
     # A refresh reads questions while an edit of one is in flight. It must rewrite the topics of
     # the content as the edit leaves it, not add the old content's beside the edit's.
-    creator = f"creator-{uuid.uuid4().hex[:8]}"
     async with ChatStore(postgres_url) as store:
-        session = await make_session(store, creator_id=creator)
-        question = await store.create_message(
-            session_id=session.id, role="user", content="How do React hooks work?"
-        )
+        _, question = await make_question(store)
         await store.database.write(_add_stale_topic, question.id)  # something to rewrite
         edit = messages.update_message
         async with held_open(store, edit, question.id, content="Explain webpack loaders"):
