@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, select, update
 from chronos_chat import dialects
 from chronos_chat.errors import Conflict, IdempotencyConflict
 from chronos_chat.schema import idempotency_keys
+from chronos_chat.statements import in_batches
 
 K = idempotency_keys.c
 # A request that has not finished after this long has died with its process: take over.
@@ -105,8 +106,7 @@ def forget(db: Connection, scope: str, session_ids: Sequence[uuid.UUID]) -> None
     """Delete the keys of ``scope`` and every stored response about one of ``session_ids``."""
     db.execute(delete(idempotency_keys).where(K.scope == scope))
     about = K.response["session_id"].as_string()
-    for start in range(0, len(session_ids), 500):  # well under any bound on parameters
-        batch = [str(i) for i in session_ids[start : start + 500]]
+    for batch in in_batches([str(i) for i in session_ids]):
         db.execute(delete(idempotency_keys).where(about.in_(batch)))
 
 

@@ -16,6 +16,7 @@ from chronos_chat.models import ChatSession
 from chronos_chat.pricing import PriceCatalog
 from chronos_chat.schema import chat_messages, chat_sessions
 from chronos_chat.sessions import create_session, fetch_session_row, session_from_row
+from chronos_chat.statements import in_batches
 
 S, M = chat_sessions.c, chat_messages.c
 
@@ -43,8 +44,7 @@ def import_session(
     if len(set(ids)) < len(ids):
         raise InvalidInput("messages", "two messages have the same id")
     taken: set[Any] = set()
-    for start in range(0, len(ids), 500):  # well under any bound on parameters
-        batch = ids[start : start + 500]
+    for batch in in_batches(ids):
         taken.update(db.execute(select(M.id).where(M.id.in_(batch))).scalars())
     if taken:
         first = next(i for i in ids if i in taken)

@@ -1,5 +1,6 @@
-"""Session lists, search and counts: filters, pages from one index per owner, full-text
-matches with snippets. List statements are built once per filter shape (``statements``)."""
+"""Session lists, search and counts: filters, pages from one index per owner and archive
+state, full-text matches with snippets. List statements are built once per filter shape
+(``statements``)."""
 
 from __future__ import annotations
 

@@ -7,11 +7,13 @@ built once per shape and executed with different parameters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 MAX_STATEMENTS = 1024
+# Values bound in one IN list: far under SQLite's bound on a statement's parameters (32,766).
+IN_BATCH = 500
 
 _built: dict[Hashable, Any] = {}
 
@@ -24,3 +26,9 @@ def built_once(key: Hashable, build: Callable[[], T]) -> T:
             _built.clear()
         statement = _built[key] = build()
     return statement
+
+
+def in_batches(values: Sequence[T], size: int = IN_BATCH) -> Iterator[Sequence[T]]:
+    """``values`` in slices small enough to bind as one IN list."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

@@ -21,7 +21,9 @@ from chronos_chat.messages import keyword_rows, rewrite_keywords
 from chronos_chat.schema import chat_messages, message_keywords
 
 M, K = chat_messages.c, message_keywords.c
-MAX_BATCH = 100_000
+# A batch's message ids are bound in one IN list, under SQLite's bound on parameters (32,766);
+# ten thousand messages are also as long as a batch should hold the write lock.
+MAX_BATCH = 10_000
 
 
 async def refresh(
