@@ -3,7 +3,8 @@
 
 ``--before 0010`` prices the per-hour rollups of migration 0011 (a rolling month reads the day
 it starts in at a finer grain thanks to them; docs/benchmarks.md, "The month depends on the
-hour it runs"); ``--before 0011`` the per-model hours of migration 0012 (cost summaries).
+hour it runs"); ``--before 0011`` the per-model hours of migration 0012 (cost summaries);
+``--before 0013`` what migration 0014's one-row triggers saved (a ratio over 100%).
 
     python -m bench.rollup_cost [--before 0011] [--messages 2000] [--rounds 4]
                                 [--backend sqlite|postgresql]

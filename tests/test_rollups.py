@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -133,6 +134,16 @@ async def test_clustering_the_rollups_keeps_their_rows_and_triggers(store: ChatS
     counted = await store.database.read(_snapshot)
     await store.database.write(_rebuild)
     assert await store.database.read(_snapshot) == counted != kept
+
+
+def test_a_trigger_adds_one_rows_values_or_refuses_the_aggregate() -> None:
+    # A rollup summing with an aggregate the one-row form cannot follow must not install.
+    videos = next(r for r in ROLLUPS if r.target == "rollup_videos")
+    assert "count(" not in videos.row_upsert("sqlite", "(SELECT 1)", "1", "false")
+    with pytest.raises(ValueError, match="max"):
+        replace(videos, sums={"reference_count": "max(c.position)"}).row_upsert(
+            "sqlite", "(SELECT 1)", "1", "false"
+        )
 
 
 def _migrate(db: Connection, revision: str) -> None:

@@ -50,20 +50,45 @@ class Rollup:
 
         ``others`` is a condition on ``r``, the source's other rows (see video sessions).
         """
-        keys, sums = list(self.keys), list(self.sums)
-        positions = ", ".join(str(i + 1) for i in range(len(keys)))
-        select = ", ".join(
-            [*self.keys.values(), *(f"{sign} * ({aggregate})" for aggregate in self.sums.values())]
-        )
-        adds = ", ".join(f"{s} = {self.target}.{s} + excluded.{s}" for s in sums)
+        positions = ", ".join(str(i + 1) for i in range(len(self.keys)))
+        grouped = f"GROUP BY {positions} ORDER BY {positions} "
+        return self._upsert(dialect, source, sign, others, list(self.sums.values()), grouped)
+
+    def row_upsert(self, dialect: str, row: str, sign: str, others: str) -> str:
+        """``upsert`` for a trigger's one row ``row``: its values instead of aggregates.
+
+        Grouping one row costs SQLite a sorter per statement: a message with three references
+        ran 0.1 ms less of trigger work without it (0.41 -> 0.30 ms, synchronous=OFF).
+        """
+        values = [_one_row(aggregate) for aggregate in self.sums.values()]
+        return self._upsert(dialect, row, sign, others, values, "")
+
+    def _upsert(
+        self, dialect: str, source: str, sign: str, others: str, sums: list[str], grouped: str
+    ) -> str:
+        keys = list(self.keys)
+        select = ", ".join([*self.keys.values(), *(f"{sign} * ({value})" for value in sums)])
+        adds = ", ".join(f"{s} = {self.target}.{s} + excluded.{s}" for s in self.sums)
         sql = (
-            f"INSERT INTO {self.target} ({', '.join(keys + sums)}) "
+            f"INSERT INTO {self.target} ({', '.join(keys + list(self.sums))}) "
             f"SELECT {select} FROM {source} AS c {self.join} "
-            f"WHERE {self.where.format(others=others)} "
-            f"GROUP BY {positions} ORDER BY {positions} "
+            f"WHERE {self.where.format(others=others)} {grouped}"
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {adds}"
         )
         return dialects.bucket_functions(dialect, sql)
+
+
+_SUM = re.compile(r"sum\((.*)\)")
+_COUNT = re.compile(r"count\((\*|DISTINCT c\.\w+)\)")
+
+
+def _one_row(aggregate: str) -> str:
+    """The value of ``aggregate`` (a sum or a count) over one row that passed the WHERE."""
+    if _COUNT.fullmatch(aggregate):
+        return "1"
+    if summed := _SUM.fullmatch(aggregate):
+        return summed.group(1)
+    raise ValueError(f"no one-row form for {aggregate!r}")
 
 
 TOKENS = "c.input_tokens + c.output_tokens + c.cache_read_tokens + c.cache_write_tokens + c.embedding_tokens"
@@ -245,15 +270,18 @@ LAST_TITLE = (
 Rollups = tuple[Rollup, ...]
 
 
-def _trigger_bodies(dialect: str, rollups: Rollups) -> list[tuple[str, str, str, list[str]]]:
+def _trigger_bodies(
+    dialect: str, rollups: Rollups, *, grouped: bool = False
+) -> list[tuple[str, str, str, list[str]]]:
     """(name, table, when, statements) of every rollup trigger."""
     triggers = []
     for source in SOURCES:
         for event in EVENTS:
             columns = _columns(source, rollups)
             row = "(SELECT " + ", ".join(f"{event.row}.{c} AS {c}" for c in columns) + ")"
+            upsert = Rollup.upsert if grouped else Rollup.row_upsert
             body = [
-                r.upsert(dialect, row, event.sign, event.others)
+                upsert(r, dialect, row, event.sign, event.others)
                 for r in rollups
                 if r.source == source
             ]
@@ -268,9 +296,12 @@ def _trigger_bodies(dialect: str, rollups: Rollups) -> list[tuple[str, str, str,
     return triggers
 
 
-def install(db: Connection, rollups: Rollups = ROLLUPS) -> None:
-    """Create the triggers that keep ``rollups`` (and the video titles) on every write."""
-    for name, _table, when, body in _trigger_bodies(db.dialect.name, rollups):
+def install(db: Connection, rollups: Rollups = ROLLUPS, *, grouped: bool = False) -> None:
+    """Create the triggers that keep ``rollups`` (and the video titles) on every write.
+
+    ``grouped``: as migrations before 0014 made them, each upsert grouping its one row.
+    """
+    for name, _table, when, body in _trigger_bodies(db.dialect.name, rollups, grouped=grouped):
         for ddl in dialects.row_trigger_ddl(db, name, when, body):
             db.exec_driver_sql(ddl)
 

@@ -85,7 +85,7 @@ def upgrade() -> None:
         batch.create_index("ix_chat_sessions_creator_created", SESSION_FIGURES)
     bind = op.get_bind()
     rollups.backfill(bind, rollups.DAILY)
-    rollups.install(bind, rollups.DAILY)
+    rollups.install(bind, rollups.DAILY, grouped=True)
 
 
 def downgrade() -> None:

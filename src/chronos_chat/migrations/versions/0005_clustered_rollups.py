@@ -106,4 +106,4 @@ def _rebuild(*, clustered: bool) -> None:
             sa.Column("title", sa.Text(), nullable=False),
         ]
         copy_table("video_titles", titles, [k for k, _ in TITLES], clustered=clustered)
-    rollups.install(bind, rollups.DAILY)
+    rollups.install(bind, rollups.DAILY, grouped=True)

@@ -63,4 +63,4 @@ def _rekey(*, day_first: bool) -> None:
                 f"PRIMARY KEY ({', '.join(key)}) INCLUDE ({', '.join(counters)})"
             )
     if sqlite:
-        rollups.install(bind, rollups.DAILY)
+        rollups.install(bind, rollups.DAILY, grouped=True)

@@ -72,7 +72,7 @@ def upgrade() -> None:
     current = {r.target: r for r in rollups.HOURLY}
     refill = (current["rollup_student_quarters"], *(current[name] for name in NEW))
     rollups.backfill(bind, refill, titles=False)
-    rollups.install(bind, rollups.HOURLY)
+    rollups.install(bind, rollups.HOURLY, grouped=True)
 
 
 def downgrade() -> None:
@@ -81,4 +81,4 @@ def downgrade() -> None:
     for name in NEW:
         op.drop_table(name)
     op.execute("ALTER TABLE rollup_student_quarters DROP COLUMN user_messages")
-    rollups.install(bind, rollups.DAILY)
+    rollups.install(bind, rollups.DAILY, grouped=True)

@@ -55,11 +55,11 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     rollups.backfill(bind, (rollups.MODEL_HOURS,), titles=False)
-    rollups.install(bind, (*rollups.HOURLY, rollups.MODEL_HOURS))
+    rollups.install(bind, (*rollups.HOURLY, rollups.MODEL_HOURS), grouped=True)
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     rollups.uninstall(bind)
     op.drop_table(NAME)
-    rollups.install(bind, rollups.HOURLY)
+    rollups.install(bind, rollups.HOURLY, grouped=True)
