@@ -40,6 +40,7 @@ from chronos_chat.dialects import (
     resolve_url,
 )
 from chronos_chat.errors import DatabaseUnavailable, InvalidInput
+from chronos_chat.statements import is_one_statement
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -88,6 +89,13 @@ class Database:
             if self.dialect == "postgresql"
             else self.engine
         )
+        # One statement is its own snapshot: on PostgreSQL it runs without BEGIN and ROLLBACK,
+        # two round trips of its three (statements.one_statement).
+        self._single = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.dialect == "postgresql"
+            else self._reader
+        )
         # SQLite has one writer at a time. Queueing this process's writers in one thread is fair
         # and immediate (SQLite's busy handler makes them sleep and retry: p99 of hundreds of ms
         # under load), and lets them share commits. Other processes still meet the busy timeout.
@@ -118,7 +126,8 @@ class Database:
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``fn(db, ...)`` in a read transaction: one consistent snapshot, never committed."""
-        return await self._run(self._executor, self._snapshot, self._reader, fn, args, kwargs)
+        engine = self._single if is_one_statement(fn) else self._reader
+        return await self._run(self._executor, self._snapshot, engine, fn, args, kwargs)
 
     async def report(
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs

@@ -30,7 +30,7 @@ from chronos_chat import dialects, session_counts
 from chronos_chat.errors import InvalidInput
 from chronos_chat.models import ChatSessionListItem, Page
 from chronos_chat.schema import chat_messages, chat_sessions, video_references
-from chronos_chat.statements import built_once
+from chronos_chat.statements import built_once, one_statement
 from chronos_chat.validation import (
     check_aware,
     check_external_id,
@@ -339,6 +339,7 @@ def _snippets(db: Connection, q: str, session_ids: list[uuid.UUID]) -> dict[uuid
     return {row.session_id: row.snippet for row in rows}
 
 
+@one_statement
 def get_session_count(
     db: Connection, student_id: str, *, creator_id: str | None = None, archived: bool | None = False
 ) -> int:
