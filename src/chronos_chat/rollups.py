@@ -83,7 +83,10 @@ _COUNT = re.compile(r"count\((\*|DISTINCT c\.\w+)\)")
 
 
 def _one_row(aggregate: str) -> str:
-    """The value of ``aggregate`` (a sum or a count) over one row that passed the WHERE."""
+    """The value of ``aggregate`` (a sum or a count) over one row that passed the WHERE.
+
+    A distinct count is 1: the columns counted (session ids) are never null.
+    """
     if _COUNT.fullmatch(aggregate):
         return "1"
     if summed := _SUM.fullmatch(aggregate):
@@ -275,11 +278,11 @@ def _trigger_bodies(
 ) -> list[tuple[str, str, str, list[str]]]:
     """(name, table, when, statements) of every rollup trigger."""
     triggers = []
+    upsert = Rollup.upsert if grouped else Rollup.row_upsert
     for source in SOURCES:
         for event in EVENTS:
             columns = _columns(source, rollups)
             row = "(SELECT " + ", ".join(f"{event.row}.{c} AS {c}" for c in columns) + ")"
-            upsert = Rollup.upsert if grouped else Rollup.row_upsert
             body = [
                 upsert(r, dialect, row, event.sign, event.others)
                 for r in rollups
