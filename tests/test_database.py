@@ -215,10 +215,13 @@ async def test_one_statement_reads_send_one_statement_outside_a_transaction(
     # Unmarked, such a read would pay BEGIN and ROLLBACK on PostgreSQL; marked, a second
     # statement would see another snapshot than the first: both are checked here.
     session = await store.create_session(student_id="s1", creator_id="c1")
+    await store.create_session(student_id="s1", creator_id="c2")
+    mine = session_lists.SessionFilters(student_id="s1")
     calls: dict[str, tuple[Callable[..., object], object]] = {
         "chronos_chat.sessions.fetch_session_row": (sessions.fetch_session_row, session.id),
         "chronos_chat.sessions.get_session": (sessions.get_session, session.id),
         "chronos_chat.session_lists.get_session_count": (session_lists.get_session_count, "s1"),
+        "chronos_chat.session_lists.first_page": (session_lists.first_page, mine),
     }
     assert set(calls) == _marked_reads()  # a read newly marked needs its call here
     postgres = store.database.dialect == "postgresql"
@@ -235,8 +238,9 @@ async def test_one_statement_reads_send_one_statement_outside_a_transaction(
             await store.database.read(read, argument)
             assert in_transaction == [False]
         in_transaction.clear()
-        await store.list_sessions(student_id="s1")  # the total and the page: one snapshot
-        assert in_transaction == [postgres, postgres]
+        page = await store.list_sessions(student_id="s1", page=2, limit=1)
+        assert page.total == 2 and len(page.data) == 1
+        assert in_transaction == [postgres, postgres]  # the total, then the page: one snapshot
     finally:
         event.remove(store.database.engine, "before_cursor_execute", log)
 

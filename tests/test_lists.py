@@ -82,6 +82,7 @@ async def test_filters(store: ChatStore) -> None:
 
     async def ids(**filters: object) -> set[object]:
         page = await store.list_sessions(**filters)  # type: ignore[arg-type]
+        assert page.total == len(page.data)  # the total counts what the filters let through
         return {s.id for s in page.data}
 
     assert await ids(student_id="student-1") == {old.id, busy.id}

@@ -77,14 +77,18 @@ def backfill(db: Connection) -> None:
     db.exec_driver_sql(_upsert([every]))
 
 
-_COUNT = select(func.coalesce(func.sum(C.sessions), 0)).where(
+COUNT = select(func.coalesce(func.sum(C.sessions), 0)).where(
     C.creator_id == func.coalesce(bindparam("f_creator", type_=String), ANY),
     C.student_id == func.coalesce(bindparam("f_student", type_=String), ANY),
     C.archived.in_(bindparam("archived", expanding=True)),
 )
 
 
+def states(archived: bool | None) -> list[bool]:
+    """The archive states ``COUNT`` adds up (its ``archived`` parameter) for a list's filter."""
+    return [False, True] if archived is None else [archived]
+
+
 def count(db: Connection, params: dict[str, Any], archived: bool | None) -> int:
     """Sessions of the owner in ``params`` (f_creator and/or f_student) by archive state."""
-    states = [False, True] if archived is None else [archived]
-    return int(db.execute(_COUNT, params | {"archived": states}).scalar_one())
+    return int(db.execute(COUNT, params | {"archived": states(archived)}).scalar_one())

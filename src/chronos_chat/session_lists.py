@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 from sqlalchemy import (
     Connection,
@@ -223,9 +223,13 @@ def list_sessions(
     page, limit = check_page(page, limit)
     filters = filters.checked()
     _order(sort_by, sort_order)  # a bad order is an error even when the page is empty
+    if page == 1:
+        return first_page(db, filters, limit=limit, sort_by=sort_by, sort_order=sort_order)
     offset = (page - 1) * limit
-    params = filters.params()
-    total = _total(db, filters, _list_statements(db, filters, sort_by, sort_order)[1], params)
+    params = _params(filters)
+    total = int(
+        db.execute(_list_statements(db, filters, sort_by, sort_order).total, params).scalar_one()
+    )
     if offset >= total:
         return _paged([], total, page, limit)
     # A page past the middle is read from the other end: the index is walked up to the page
@@ -236,31 +240,59 @@ def list_sessions(
         sort_order = "asc" if sort_order == "desc" else "desc"
     else:
         limit_here = limit
-    query = _list_statements(db, filters, sort_by, sort_order)[0]
+    query = _list_statements(db, filters, sort_by, sort_order).page
     rows = db.execute(query, params | {"limit": limit_here, "offset": offset}).all()
     items = [_list_item(r._mapping) for r in (reversed(rows) if backwards else rows)]
     return _paged(items, total, page, limit)
 
 
-def _total(
-    db: Connection, filters: SessionFilters, count: Select[Any], params: dict[str, Any]
-) -> int:
-    if filters.by_owner_only():
-        return session_counts.count(db, params, filters.archived)
-    return int(db.execute(count, params).scalar_one())
+@one_statement
+def first_page(
+    db: Connection,
+    filters: SessionFilters,
+    *,
+    page: int = 1,
+    limit: int = 20,
+    sort_by: str = "last_message_at",
+    sort_order: str = "desc",
+) -> Page[ChatSessionListItem]:
+    """``list_sessions``' first page (``page`` must be 1), its total read by the same statement.
+
+    A first page never walks backwards, so it needs no total before it is read, and it is empty
+    only when nothing matches: the total rides along as a column. Most lists are first pages.
+    """
+    if check_page(page, limit)[0] != 1:
+        raise InvalidInput("page", "must be 1 for a first page")
+    filters = filters.checked()
+    query = _list_statements(db, filters, sort_by, sort_order).first_page
+    rows = db.execute(query, _params(filters) | {"limit": limit, "offset": 0}).all()
+    total = rows[0].total if rows else 0
+    return _paged([_list_item(r._mapping) for r in rows], total, 1, limit)
+
+
+def _params(filters: SessionFilters) -> dict[str, Any]:
+    # An owner's total from session_counts adds up the archive states asked for.
+    return filters.params() | {"archived": session_counts.states(filters.archived)}
+
+
+class ListStatements(NamedTuple):
+    """A list's statements: a page, its total, and the first page with its total."""
+
+    page: Select[Any]
+    total: Select[Any]
+    first_page: Select[Any]
 
 
 def _list_statements(
     db: Connection, filters: SessionFilters, sort_by: str, sort_order: str
-) -> tuple[Select[Any], Select[Any]]:
+) -> ListStatements:
     key = ("list", db.dialect.name, filters.shape(), sort_by, sort_order)
     return built_once(key, lambda: _build_list(db, filters, sort_by, sort_order))
 
 
 def _build_list(
     db: Connection, filters: SessionFilters, sort_by: str, sort_order: str
-) -> tuple[Select[Any], Select[Any]]:
-    """The page query and the count query of a list."""
+) -> ListStatements:
     where = filters.conditions(db)
     order = _order(sort_by, sort_order)
     # Page the keys first (from the owner's active or archived index alone, in its order,
@@ -274,8 +306,14 @@ def _build_list(
     )
     keyed = keys.subquery("page")
     query = select(*_list_columns(db)).join(keyed, keyed.c.pk == S.pk).order_by(*order)
-    count = select(func.count()).select_from(chat_sessions).where(*where)
-    return query, count
+    # An owner's total is one row of session_counts; other filters count the sessions.
+    total = (
+        session_counts.COUNT
+        if filters.by_owner_only()
+        else select(func.count()).select_from(chat_sessions).where(*where)
+    )
+    along = total.correlate(None).scalar_subquery().label("total")
+    return ListStatements(query, total, query.add_columns(along))
 
 
 def search_sessions(
