@@ -69,7 +69,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Attach UTC to what SQLite hands back; normalize PostgreSQL's to UTC."""
+        """Normalize PostgreSQL's timestamps to UTC (SQLite's are read by ``_sqlite_utc``)."""
         if value is None:
             return None
         if value.tzinfo is None:

@@ -42,7 +42,7 @@ def one_statement(read: F) -> F:
     """Mark ``read`` as sending exactly one statement, so it needs no transaction of its own.
 
     A statement sees one snapshot by itself; ``Database.read`` then runs it on PostgreSQL
-    without BEGIN and ROLLBACK, one round trip instead of three (get_session 0.8 -> 0.45 ms).
+    without BEGIN and ROLLBACK, one round trip instead of three (get_session 0.8 -> 0.6 ms).
     A test runs every marked read and fails if one sends a second statement.
     """
     setattr(read, ONE_STATEMENT, True)
