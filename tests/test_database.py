@@ -31,7 +31,7 @@ from chronos_chat import (
 )
 from chronos_chat.database import alembic_config, head_revision
 from chronos_chat.schema import metadata
-from chronos_chat.statements import is_one_statement
+from chronos_chat.statements import ONE_STATEMENT
 
 
 def _check(connection: Connection) -> None:
@@ -204,7 +204,8 @@ def _marked_reads() -> set[str]:
             continue
         module = importlib.import_module(info.name)
         for name, value in vars(module).items():
-            if callable(value) and is_one_statement(value) and value.__module__ == info.name:
+            marked = getattr(value, ONE_STATEMENT, None) is not None
+            if callable(value) and marked and value.__module__ == info.name:
                 found.add(f"{info.name}.{name}")
     return found
 
@@ -221,7 +222,7 @@ async def test_one_statement_reads_send_one_statement_outside_a_transaction(
         "chronos_chat.sessions.fetch_session_row": (sessions.fetch_session_row, session.id),
         "chronos_chat.sessions.get_session": (sessions.get_session, session.id),
         "chronos_chat.session_lists.get_session_count": (session_lists.get_session_count, "s1"),
-        "chronos_chat.session_lists.first_page": (session_lists.first_page, mine),
+        "chronos_chat.session_lists.list_sessions": (session_lists.list_sessions, mine),
     }
     assert set(calls) == _marked_reads()  # a read newly marked needs its call here
     postgres = store.database.dialect == "postgresql"

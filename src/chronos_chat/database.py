@@ -126,7 +126,7 @@ class Database:
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``fn(db, ...)`` in a read transaction: one consistent snapshot, never committed."""
-        engine = self._single if is_one_statement(fn) else self._reader
+        engine = self._single if is_one_statement(fn, *args, **kwargs) else self._reader
         return await self._run(self._executor, self._snapshot, engine, fn, args, kwargs)
 
     async def report(

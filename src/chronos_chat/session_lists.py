@@ -30,7 +30,7 @@ from chronos_chat import dialects, session_counts
 from chronos_chat.errors import InvalidInput
 from chronos_chat.models import ChatSessionListItem, Page
 from chronos_chat.schema import chat_messages, chat_sessions, video_references
-from chronos_chat.statements import built_once, one_statement
+from chronos_chat.statements import built_once, one_statement, one_statement_when
 from chronos_chat.validation import (
     check_aware,
     check_external_id,
@@ -210,6 +210,11 @@ def _paged(
     )
 
 
+def _first_page_call(*_: Any, page: int = 1, **__: Any) -> bool:
+    return page == 1
+
+
+@one_statement_when(_first_page_call)
 def list_sessions(
     db: Connection,
     filters: SessionFilters,
@@ -219,17 +224,22 @@ def list_sessions(
     sort_by: str = "last_message_at",
     sort_order: str = "desc",
 ) -> Page[ChatSessionListItem]:
-    """A page of sessions matching ``filters``, from the sessions table alone."""
+    """A page of sessions matching ``filters``, from the sessions table alone.
+
+    The first page is one statement, its total a column of its rows: a first page never reads
+    backwards, so it needs no total first, and it is empty only when nothing matches. Later
+    pages read the total, then the page, in one snapshot.
+    """
     page, limit = check_page(page, limit)
     filters = filters.checked()
-    _order(sort_by, sort_order)  # a bad order is an error even when the page is empty
-    if page == 1:
-        return first_page(db, filters, limit=limit, sort_by=sort_by, sort_order=sort_order)
-    offset = (page - 1) * limit
+    statements = _list_statements(db, filters, sort_by, sort_order)  # a bad order raises here
     params = _params(filters)
-    total = int(
-        db.execute(_list_statements(db, filters, sort_by, sort_order).total, params).scalar_one()
-    )
+    if page == 1:
+        rows = db.execute(statements.first_page, params | {"limit": limit, "offset": 0}).all()
+        total = rows[0].total if rows else 0
+        return _paged([_list_item(r._mapping) for r in rows], total, page, limit)
+    offset = (page - 1) * limit
+    total = int(db.execute(statements.total, params).scalar_one())
     if offset >= total:
         return _paged([], total, page, limit)
     # A page past the middle is read from the other end: the index is walked up to the page
@@ -238,36 +248,12 @@ def list_sessions(
     if backwards:
         offset, limit_here = max(0, total - offset - limit), min(limit, total - offset)
         sort_order = "asc" if sort_order == "desc" else "desc"
+        statements = _list_statements(db, filters, sort_by, sort_order)
     else:
         limit_here = limit
-    query = _list_statements(db, filters, sort_by, sort_order).page
-    rows = db.execute(query, params | {"limit": limit_here, "offset": offset}).all()
+    rows = db.execute(statements.page, params | {"limit": limit_here, "offset": offset}).all()
     items = [_list_item(r._mapping) for r in (reversed(rows) if backwards else rows)]
     return _paged(items, total, page, limit)
-
-
-@one_statement
-def first_page(
-    db: Connection,
-    filters: SessionFilters,
-    *,
-    page: int = 1,
-    limit: int = 20,
-    sort_by: str = "last_message_at",
-    sort_order: str = "desc",
-) -> Page[ChatSessionListItem]:
-    """``list_sessions``' first page (``page`` must be 1), its total read by the same statement.
-
-    A first page never walks backwards, so it needs no total before it is read, and it is empty
-    only when nothing matches: the total rides along as a column. Most lists are first pages.
-    """
-    if check_page(page, limit)[0] != 1:
-        raise InvalidInput("page", "must be 1 for a first page")
-    filters = filters.checked()
-    query = _list_statements(db, filters, sort_by, sort_order).first_page
-    rows = db.execute(query, _params(filters) | {"limit": limit, "offset": 0}).all()
-    total = rows[0].total if rows else 0
-    return _paged([_list_item(r._mapping) for r in rows], total, 1, limit)
 
 
 def _params(filters: SessionFilters) -> dict[str, Any]:

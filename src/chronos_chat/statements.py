@@ -45,10 +45,24 @@ def one_statement(read: F) -> F:
     without BEGIN and ROLLBACK, one round trip instead of three (get_session 0.8 -> 0.6 ms).
     A test runs every marked read and fails if one sends a second statement.
     """
-    setattr(read, ONE_STATEMENT, True)
-    return read
+    return one_statement_when(_always)(read)
 
 
-def is_one_statement(read: Callable[..., Any]) -> bool:
-    """Whether ``read`` was marked with ``one_statement``."""
-    return bool(getattr(read, ONE_STATEMENT, False))
+def one_statement_when(when: Callable[..., bool]) -> Callable[[F], F]:
+    """``one_statement`` for the calls whose arguments (without the connection) pass ``when``."""
+
+    def mark(read: F) -> F:
+        setattr(read, ONE_STATEMENT, when)
+        return read
+
+    return mark
+
+
+def is_one_statement(read: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """Whether calling ``read`` with these arguments sends one statement, as marked."""
+    when = getattr(read, ONE_STATEMENT, None)
+    return when is not None and bool(when(*args, **kwargs))
+
+
+def _always(*_: Any, **__: Any) -> bool:
+    return True

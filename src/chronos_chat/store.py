@@ -209,10 +209,8 @@ class ChatStore:
         filters = SessionFilters(
             student_id, creator_id, from_date, to_date, has_title, min_messages, video_ids, archived
         )
-        # A first page is one statement (one round trip on PostgreSQL); others need the total first.
-        read = session_lists.first_page if page == 1 else session_lists.list_sessions
         return await self.database.read(
-            read,
+            session_lists.list_sessions,
             filters,
             page=page,
             limit=limit,
