@@ -8,6 +8,7 @@ import pkgutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ from chronos_chat import (
 )
 from chronos_chat.database import alembic_config, head_revision
 from chronos_chat.schema import metadata
-from chronos_chat.statements import ONE_STATEMENT
+from chronos_chat.statements import ONE_STATEMENT, QUICK
 
 
 def _check(connection: Connection) -> None:
@@ -196,15 +197,15 @@ async def test_a_read_sees_one_snapshot(store: ChatStore) -> None:
         assert before == after == 1
 
 
-def _marked_reads() -> set[str]:
-    """Every function of the package marked ``one_statement``."""
+def _marked_reads(marker: str = ONE_STATEMENT) -> set[str]:
+    """Every function of the package marked ``one_statement`` (or another marker)."""
     found = set()
     for info in pkgutil.walk_packages(chronos_chat.__path__, "chronos_chat."):
         if info.name.startswith("chronos_chat.migrations"):  # Alembic runs these, with context
             continue
         module = importlib.import_module(info.name)
         for name, value in vars(module).items():
-            marked = getattr(value, ONE_STATEMENT, None) is not None
+            marked = getattr(value, marker, None) is not None
             if callable(value) and marked and value.__module__ == info.name:
                 found.add(f"{info.name}.{name}")
     return found
@@ -244,6 +245,63 @@ async def test_one_statement_reads_send_one_statement_outside_a_transaction(
         assert in_transaction == [postgres, postgres]  # the total, then the page: one snapshot
     finally:
         event.remove(store.database.engine, "before_cursor_execute", log)
+
+
+async def test_quick_reads_run_on_the_loop_and_cost_the_same_however_many_sessions(
+    tmp_path: Path,
+) -> None:
+    # SQLite runs a quick read on the event loop, so it must cost what its answer costs: one
+    # that grew with the data would hold up every request. SQLite's VM steps measure the work.
+    async with ChatStore(f"sqlite:///{tmp_path / 'quick.db'}") as store:
+        for _ in range(25):  # more than a page: the page holds as many rows before as after
+            session = await store.create_session(student_id="s1", creator_id="c1")
+        mine = session_lists.SessionFilters(student_id="s1")
+        calls: dict[str, tuple[Callable[..., object], object, dict[str, object]]] = {
+            "chronos_chat.sessions.fetch_session_row": (sessions.fetch_session_row, session.id, {}),
+            "chronos_chat.sessions.get_session": (sessions.get_session, session.id, {}),
+            "chronos_chat.session_lists.get_session_count": (
+                session_lists.get_session_count,
+                "s1",
+                {},
+            ),
+            "chronos_chat.session_lists.list_sessions": (session_lists.list_sessions, mine, {}),
+        }
+        assert set(calls) == _marked_reads(QUICK)  # a read newly marked needs its call here
+        by_title = (session_lists.list_sessions, mine, {"sort_by": "title"})  # not quick: a sort
+        steps, threads = [0], set()
+
+        def step() -> int:
+            steps[0] += 1
+            return 0  # go on
+
+        def watch(db: Connection, *_: object) -> None:
+            threads.add(threading.get_ident())
+            db.connection.driver_connection.set_progress_handler(step, 1)  # type: ignore[union-attr]
+
+        async def work() -> dict[str, int]:
+            spent = {}
+            event.listen(store.database.engine, "before_cursor_execute", watch)
+            try:
+                for name, (read, argument, options) in [*calls.items(), ("by_title", by_title)]:
+                    steps[0] = 0
+                    threads.clear()
+                    await store.database.read(read, argument, **options)
+                    quick = name != "by_title"
+                    assert (threads == {threading.get_ident()}) is quick, name  # on the loop
+                    spent[name] = steps[0]
+            finally:
+                event.remove(store.database.engine, "before_cursor_execute", watch)
+            return spent
+
+        few = await work()
+        for _ in range(4):
+            await asyncio.gather(
+                *(store.create_session(student_id="s1", creator_id="c1") for _ in range(100))
+            )
+        many = await work()
+    assert many["by_title"] > 3 * few["by_title"]  # the measure sees a read that grows
+    for name in calls:
+        assert many[name] <= few[name] * 1.1, (name, few[name], many[name])
 
 
 @pytest.mark.parametrize(

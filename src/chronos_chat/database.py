@@ -3,8 +3,10 @@
 Each library call is one unit of work: a domain function (plain SQLAlchemy Core over a
 connection, ``db``) runs whole in a worker thread, inside one transaction, and the caller
 awaits it. One thread hop per call instead of one per statement is what makes writes fast
-(see docs/benchmarks.md). Domain functions never commit; ``Database.write`` commits once, or
-rolls everything back if the function raises.
+(see docs/benchmarks.md). On SQLite a quick read (``statements.quick``: a key lookup or one page
+of an index) skips the hop and runs on the caller's event loop, where it costs less than the hop.
+Domain functions never commit; ``Database.write`` commits once, or rolls everything back if the
+function raises.
 
 SQLite has one writer and each commit costs an fsync, so its writes go through one thread
 (``GroupCommit``): writes that arrive while another commits share the next commit, each in its
@@ -18,7 +20,7 @@ import contextlib
 import functools
 import queue
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -40,7 +42,7 @@ from chronos_chat.dialects import (
     resolve_url,
 )
 from chronos_chat.errors import DatabaseUnavailable, InvalidInput
-from chronos_chat.statements import is_one_statement
+from chronos_chat.statements import is_one_statement, is_quick
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -119,13 +121,18 @@ class Database:
     ) -> T:
         """Run ``fn(db, ...)`` in a write transaction: committed if it returns, rolled back if it raises."""
         if self._group is not None:
-            return await _reachable(self._group.submit(fn, *args, **kwargs))
+            with _reachable():
+                return await self._group.submit(fn, *args, **kwargs)
         return await self._run(self._executor, self._transaction, self._writer, fn, args, kwargs)
 
     async def read(
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``fn(db, ...)`` in a read transaction: one consistent snapshot, never committed."""
+        if self._group is not None and is_quick(fn, *args, **kwargs):
+            # SQLite, and a read that costs less than the hop to a thread and back: run it here.
+            with _reachable():
+                return self._snapshot(self._reader, fn, args, kwargs)
         engine = self._single if is_one_statement(fn, *args, **kwargs) else self._reader
         return await self._run(self._executor, self._snapshot, engine, fn, args, kwargs)
 
@@ -145,7 +152,8 @@ class Database:
         kwargs: dict[str, Any],
     ) -> T:
         call = functools.partial(how, engine, fn, args, kwargs)
-        return await _reachable(asyncio.get_running_loop().run_in_executor(executor, call))
+        with _reachable():
+            return await asyncio.get_running_loop().run_in_executor(executor, call)
 
     @staticmethod
     def _transaction(
@@ -177,10 +185,11 @@ class Database:
         self._reports.shutdown(wait=False)
 
 
-async def _reachable(call: Awaitable[T]) -> T:
-    """``call``'s result; the driver's connection and lock errors as ``DatabaseUnavailable``."""
+@contextlib.contextmanager
+def _reachable() -> Iterator[None]:
+    """Raise the driver's connection and lock errors as ``DatabaseUnavailable``."""
     try:
-        return await call
+        yield
     except DBAPIError as exc:
         if is_unavailable(exc):
             raise DatabaseUnavailable(f"database unavailable: {exc.orig}") from exc

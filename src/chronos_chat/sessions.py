@@ -24,7 +24,7 @@ from chronos_chat.errors import InvalidInput, SessionNotFound
 from chronos_chat.models import ChatSession
 from chronos_chat.money import from_nanos
 from chronos_chat.schema import chat_messages, chat_sessions, student_names
-from chronos_chat.statements import one_statement
+from chronos_chat.statements import one_statement, quick
 from chronos_chat.validation import (
     MAX_TITLE,
     check_aware,
@@ -101,6 +101,7 @@ def create_session(
     return session_from_row(row)
 
 
+@quick
 @one_statement
 def fetch_session_row(
     db: Connection, session_id: uuid.UUID, *, for_update: bool = False
@@ -115,6 +116,7 @@ def fetch_session_row(
     return row
 
 
+@quick
 @one_statement
 def get_session(db: Connection, session_id: uuid.UUID) -> ChatSession:
     """The session (archived or not); raises SessionNotFound."""

@@ -36,6 +36,7 @@ def in_batches(values: Sequence[T], size: int = IN_BATCH) -> Iterator[Sequence[T
 
 
 ONE_STATEMENT = "chronos_one_statement"
+QUICK = "chronos_quick"
 
 
 def one_statement(read: F) -> F:
@@ -50,17 +51,45 @@ def one_statement(read: F) -> F:
 
 def one_statement_when(when: Callable[..., bool]) -> Callable[[F], F]:
     """``one_statement`` for the calls whose arguments (without the connection) pass ``when``."""
+    return _mark(ONE_STATEMENT, when)
 
+
+def is_one_statement(read: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """Whether calling ``read`` with these arguments sends one statement, as marked."""
+    return _marked(read, ONE_STATEMENT, args, kwargs)
+
+
+def quick(read: F) -> F:
+    """Mark ``read`` as quick: a key lookup or one page of one index, whatever the data's size.
+
+    ``Database.read`` runs a quick read on SQLite right on the event loop: handing it to a
+    thread and back costs more than the read (0.15-0.35 ms against 0.05-0.3 ms on these
+    machines), and a reader in WAL mode never waits for the writer. A test runs every marked
+    read against a large table and fails if one reads more rows than its answer needs.
+    """
+    return quick_when(_always)(read)
+
+
+def quick_when(when: Callable[..., bool]) -> Callable[[F], F]:
+    """``quick`` for the calls whose arguments (without the connection) pass ``when``."""
+    return _mark(QUICK, when)
+
+
+def is_quick(read: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """Whether calling ``read`` with these arguments is quick, as marked."""
+    return _marked(read, QUICK, args, kwargs)
+
+
+def _mark(attribute: str, when: Callable[..., bool]) -> Callable[[F], F]:
     def mark(read: F) -> F:
-        setattr(read, ONE_STATEMENT, when)
+        setattr(read, attribute, when)
         return read
 
     return mark
 
 
-def is_one_statement(read: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
-    """Whether calling ``read`` with these arguments sends one statement, as marked."""
-    when = getattr(read, ONE_STATEMENT, None)
+def _marked(read: Callable[..., Any], attribute: str, args: Any, kwargs: Any) -> bool:
+    when = getattr(read, attribute, None)
     return when is not None and bool(when(*args, **kwargs))
 
 
