@@ -74,6 +74,8 @@ async def sessions(store: ChatStore) -> dict[str, ChatSession]:
         {},
         {"Authorization": "Bearer not-a-token"},
         {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer"},
+        {"Authorization": "bearer  "},
         {
             "Authorization": "Bearer "
             + jwt.encode(
@@ -105,11 +107,11 @@ async def test_missing_or_bad_token_is_401(
 
 def test_a_token_stops_working_when_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
     token = issue_token(SECRET, role="student", sub="s", ttl=60)
-    assert authenticate(SECRET, f"Bearer {token}").sub == "s"  # verified once, then remembered
+    assert authenticate(SECRET, token).sub == "s"  # verified once, then remembered
     later = time.time() + 61
     monkeypatch.setattr("chronos_chat.api.auth.time.time", lambda: later)
     with pytest.raises(Unauthenticated, match="expired"):
-        authenticate(SECRET, f"Bearer {token}")
+        authenticate(SECRET, token)
 
 
 def test_app_refuses_to_start_without_secret(store: ChatStore) -> None:
@@ -140,8 +142,11 @@ def test_no_route_waits_for_the_thread_pool(store: ChatStore) -> None:
     sync = []
     while pending:
         dependant = pending.pop()
-        if dependant.call is not None and not inspect.iscoroutinefunction(dependant.call):
-            sync.append(dependant.call.__qualname__)
+        call = dependant.call
+        if call is not None and not inspect.isroutine(call):  # an instance, as HTTPBearer
+            call = call.__call__  # type: ignore[operator]
+        if call is not None and not inspect.iscoroutinefunction(call):
+            sync.append(call.__qualname__)
         pending += dependant.dependencies
     assert sync == []
 
@@ -560,7 +565,14 @@ async def test_health_ready_metrics_docs(client: httpx.AsyncClient) -> None:
         'chronos_http_requests_total{method="GET",route="/api/chat/sessions",status="200"}'
         in metrics.text
     )
-    assert (await client.get("/openapi.json")).json()["info"]["title"] == "chronos-chat"
+    document = (await client.get("/openapi.json")).json()
+    assert document["info"]["title"] == "chronos-chat"
+    # The docs' "Authorize" button needs the scheme, and each API route must say it wants it.
+    assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            wanted = operation.get("security") == [{"HTTPBearer": []}]
+            assert wanted is path.startswith("/api/"), path
     assert (await client.get("/docs")).status_code == 200
 
 

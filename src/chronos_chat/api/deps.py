@@ -10,7 +10,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from chronos_chat.api.auth import Principal, authenticate
 from chronos_chat.api.errors import Forbidden
@@ -27,11 +28,18 @@ async def get_store(request: Request) -> ChatStore:
     return store
 
 
+# The API docs show a bearer token scheme (and /docs an "Authorize" button); a missing or
+# malformed header is ours to answer, as 401 in the API's error format.
+_bearer = HTTPBearer(auto_error=False, description="A JWT: `chronos-chat token` prints one.")
+
+
 async def get_principal(
-    request: Request, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The authenticated caller, counted against their rate limit; 401 without a valid token."""
-    principal = authenticate(request.app.state.settings.jwt_secret, authorization)
+    token = credentials.credentials if credentials is not None else None
+    principal = authenticate(request.app.state.settings.jwt_secret, token)
     limiter = request.app.state.rate_limiter
     if limiter is not None:
         await limiter.hit(f"{principal.role}:{principal.sub}")
