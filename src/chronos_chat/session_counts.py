@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, String, bindparam, func, select
+from sqlalchemy import Boolean, Connection, String, bindparam, func, select
 
 from chronos_chat import dialects
 from chronos_chat.schema import session_counts
@@ -77,18 +77,23 @@ def backfill(db: Connection) -> None:
     db.exec_driver_sql(_upsert([every]))
 
 
+# Two states, the same one twice for one: plain parameters, which SQLite's driver path can run
+# (an expanding IN list is rewritten per call).
 COUNT = select(func.coalesce(func.sum(C.sessions), 0)).where(
     C.creator_id == func.coalesce(bindparam("f_creator", type_=String), ANY),
     C.student_id == func.coalesce(bindparam("f_student", type_=String), ANY),
-    C.archived.in_(bindparam("archived", expanding=True)),
+    C.archived.in_(
+        [bindparam("f_state", type_=Boolean), bindparam("f_other_state", type_=Boolean)]
+    ),
 )
 
 
-def states(archived: bool | None) -> list[bool]:
-    """The archive states ``COUNT`` adds up (its ``archived`` parameter) for a list's filter."""
-    return [False, True] if archived is None else [archived]
+def states(archived: bool | None) -> dict[str, bool]:
+    """``COUNT``'s archive-state parameters for a list's ``archived`` filter (None: both)."""
+    state, other = (False, True) if archived is None else (archived, archived)
+    return {"f_state": state, "f_other_state": other}
 
 
 def count(db: Connection, params: dict[str, Any], archived: bool | None) -> int:
     """Sessions of the owner in ``params`` (f_creator and/or f_student) by archive state."""
-    return int(db.execute(COUNT, params | {"archived": states(archived)}).scalar_one())
+    return int(db.execute(COUNT, params | states(archived)).scalar_one())

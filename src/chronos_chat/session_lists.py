@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from chronos_chat import dialects, session_counts
+from chronos_chat import dialects, driver, session_counts
 from chronos_chat.errors import InvalidInput
 from chronos_chat.models import ChatSessionListItem, Page
 from chronos_chat.schema import chat_messages, chat_sessions, video_references
@@ -251,9 +251,9 @@ def list_sessions(
     statements = _list_statements(db, filters, sort_by, sort_order)  # a bad order raises here
     params = _params(filters)
     if page == 1:
-        rows = db.execute(statements.first_page, params | {"limit": limit, "offset": 0}).all()
-        total = rows[0].total if rows else 0
-        return _paged([_list_item(r._mapping) for r in rows], total, page, limit)
+        rows = driver.fetch(db, statements.first_page, params | {"limit": limit, "offset": 0})
+        total = rows[0]["total"] if rows else 0
+        return _paged([_list_item(r) for r in rows], total, page, limit)
     offset = (page - 1) * limit
     total = int(db.execute(statements.total, params).scalar_one())
     if offset >= total:
@@ -267,14 +267,14 @@ def list_sessions(
         statements = _list_statements(db, filters, sort_by, sort_order)
     else:
         limit_here = limit
-    rows = db.execute(statements.page, params | {"limit": limit_here, "offset": offset}).all()
-    items = [_list_item(r._mapping) for r in (reversed(rows) if backwards else rows)]
+    rows = driver.fetch(db, statements.page, params | {"limit": limit_here, "offset": offset})
+    items = [_list_item(r) for r in (reversed(rows) if backwards else rows)]
     return _paged(items, total, page, limit)
 
 
 def _params(filters: SessionFilters) -> dict[str, Any]:
     # An owner's total from session_counts adds up the archive states asked for.
-    return filters.params() | {"archived": session_counts.states(filters.archived)}
+    return filters.params() | session_counts.states(filters.archived)
 
 
 class ListStatements(NamedTuple):
