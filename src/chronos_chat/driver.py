@@ -16,8 +16,9 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection, Select, Table, bindparam, insert
+from sqlalchemy import Connection, Row, Select, Table, bindparam, insert
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine.result import result_tuple
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
@@ -92,21 +93,21 @@ class DriverQuery(DriverStatement):
     def __init__(self, statement: Select[Any]) -> None:
         super().__init__(statement)
         columns = statement.selected_columns
-        self.keys = tuple(columns.keys())
+        self._row = result_tuple(list(columns.keys()))
         self._columns = [
             (i, processor)
             for i, column in enumerate(columns)
             if (processor := column.type.dialect_impl(DIALECT).result_processor(DIALECT, None))
         ]
 
-    def mappings(self, db: Connection, values: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The rows for ``values``, each a dict of column name to value, converted."""
+    def rows(self, db: Connection, values: Mapping[str, Any]) -> list[Row[Any]]:
+        """The rows for ``values``, converted, as SQLAlchemy's ``Row`` objects."""
         rows = []
         for raw in self.run(db, values):
             row = list(raw)
             for i, convert in self._columns:
                 row[i] = convert(row[i])
-            rows.append(dict(zip(self.keys, row, strict=True)))
+            rows.append(self._row(row))
         return rows
 
 
@@ -118,12 +119,12 @@ def _query(statement: Select[Any]) -> DriverQuery | None:
         return None
 
 
-def fetch(db: Connection, statement: Select[Any], values: Mapping[str, Any]) -> list[Any]:
-    """``statement``'s rows as mappings: on SQLite through the driver, unless a parameter expands.
-
-    ``statement`` is one built once (``statements.built_once``): its compiled form is kept.
-    """
+def fetch(db: Connection, statement: Select[Any], values: Mapping[str, Any]) -> list[Row[Any]]:
+    """``db.execute(statement, values).all()``: on SQLite through the driver, unless a
+    parameter expands. ``statement`` is one built once: its compiled form is kept."""
     query = _query(statement) if db.dialect.name == "sqlite" else None
     if query is None:
-        return [row._mapping for row in db.execute(statement, values)]
-    return query.mappings(db, values)
+        return list(db.execute(statement, values).all())
+    if not db.in_transaction():
+        db.begin()  # as SQLAlchemy's execute would: a read's later statements share its snapshot
+    return query.rows(db, values)

@@ -252,8 +252,8 @@ def list_sessions(
     params = _params(filters)
     if page == 1:
         rows = driver.fetch(db, statements.first_page, params | {"limit": limit, "offset": 0})
-        total = rows[0]["total"] if rows else 0
-        return _paged([_list_item(r) for r in rows], total, page, limit)
+        total = rows[0].total if rows else 0
+        return _paged([_list_item(r._mapping) for r in rows], total, page, limit)
     offset = (page - 1) * limit
     total = int(db.execute(statements.total, params).scalar_one())
     if offset >= total:
@@ -268,7 +268,7 @@ def list_sessions(
     else:
         limit_here = limit
     rows = driver.fetch(db, statements.page, params | {"limit": limit_here, "offset": offset})
-    items = [_list_item(r) for r in (reversed(rows) if backwards else rows)]
+    items = [_list_item(r._mapping) for r in (reversed(rows) if backwards else rows)]
     return _paged(items, total, page, limit)
 
 

@@ -14,12 +14,14 @@ from typing import Any, Literal
 from sqlalchemy import (
     Connection,
     Row,
+    Uuid,
+    bindparam,
     delete,
     select,
     update,
 )
 
-from chronos_chat import dialects, idempotency
+from chronos_chat import dialects, driver, idempotency
 from chronos_chat.errors import InvalidInput, SessionNotFound
 from chronos_chat.models import ChatSession
 from chronos_chat.money import from_nanos
@@ -107,13 +109,15 @@ def fetch_session_row(
     db: Connection, session_id: uuid.UUID, *, for_update: bool = False
 ) -> Row[Any]:
     """The session's row; raises SessionNotFound. ``for_update`` locks it (PostgreSQL)."""
-    query = select(chat_sessions).where(S.id == _as_uuid(session_id))
-    if for_update:
-        query = query.with_for_update()
-    row = db.execute(query).one_or_none()
-    if row is None:
+    query = _SESSION_FOR_UPDATE if for_update else _SESSION
+    rows = driver.fetch(db, query, {"session_id": _as_uuid(session_id)})
+    if not rows:
         raise SessionNotFound(session_id)
-    return row
+    return rows[0]
+
+
+_SESSION = select(chat_sessions).where(S.id == bindparam("session_id", type_=Uuid))
+_SESSION_FOR_UPDATE = _SESSION.with_for_update()  # SQLite has one writer: it renders no lock
 
 
 @quick
