@@ -7,9 +7,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Float, Integer, Row, func, select, text
+from sqlalchemy import Connection, Float, Integer, Row, Uuid, bindparam, func, select, text
 
-from chronos_chat import dialects
+from chronos_chat import dialects, driver
 from chronos_chat.errors import InvalidInput, MessageNotFound
 from chronos_chat.models import (
     ChatMessage,
@@ -127,10 +127,13 @@ def fetch_message_row(db: Connection, message_id: uuid.UUID | str) -> Row[Any]:
         mid = message_id if isinstance(message_id, uuid.UUID) else uuid.UUID(str(message_id))
     except ValueError:
         raise MessageNotFound(message_id) from None
-    row = db.execute(select(chat_messages).where(M.id == mid)).one_or_none()
-    if row is None:
+    rows = driver.fetch(db, _MESSAGE, {"message_id": mid})
+    if not rows:
         raise MessageNotFound(message_id)
-    return row
+    return rows[0]
+
+
+_MESSAGE = select(chat_messages).where(M.id == bindparam("message_id", type_=Uuid))
 
 
 def get_message(db: Connection, message_id: uuid.UUID) -> ChatMessage:
@@ -154,9 +157,17 @@ def get_conversation_history(
     fetch_session_row(db, session_id)
     if limit is not None and not check_count("limit", limit):
         raise InvalidInput("limit", "must be at least 1")
-    query = select(M.role, M.content).where(M.session_id == session_id)
-    rows = (db.execute(query.order_by(M.seq.desc()).limit(limit))).all()
+    query = _HISTORY if limit is None else _LAST
+    rows = driver.fetch(db, query, {"session_id": session_id, "limit": limit})
     return [{"role": role, "content": content} for role, content in reversed(rows)]
+
+
+_HISTORY = (
+    select(M.role, M.content)
+    .where(M.session_id == bindparam("session_id", type_=Uuid))
+    .order_by(M.seq.desc())
+)
+_LAST = _HISTORY.limit(bindparam("limit", type_=Integer))
 
 
 def search_messages(
