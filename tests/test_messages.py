@@ -113,6 +113,11 @@ async def test_get_messages_window_and_role(store: ChatStore) -> None:
         "q1",
         "q2",
     ]
+    # Every combination of window and role (each is a statement of its own).
+    assert [m.content for m in await store.get_messages(session.id, offset=4)] == ["q2", "a2"]
+    answers = await store.get_messages(session.id, role="assistant", limit=1, offset=1)
+    assert [(m.content, len(m.video_references)) for m in answers] == [("a1", 1)]
+    assert [m.content for m in await store.get_messages(session.id, limit=1)] == ["q0"]
     assert await store.count_messages_by_role(session.id) == {
         "user": 3,
         "assistant": 3,

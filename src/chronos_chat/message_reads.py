@@ -7,7 +7,19 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Float, Integer, Row, Uuid, bindparam, func, select, text
+from sqlalchemy import (
+    Connection,
+    Float,
+    Integer,
+    Row,
+    Select,
+    String,
+    Uuid,
+    bindparam,
+    func,
+    select,
+    text,
+)
 
 from chronos_chat import dialects, driver
 from chronos_chat.errors import InvalidInput, MessageNotFound
@@ -21,6 +33,7 @@ from chronos_chat.models import (
 from chronos_chat.money import from_nanos
 from chronos_chat.schema import chat_messages, video_references
 from chronos_chat.sessions import fetch_session_row, session_from_row
+from chronos_chat.statements import built_once
 from chronos_chat.validation import check_count, check_external_id, check_role, check_text
 
 M = chat_messages.c
@@ -69,12 +82,22 @@ def message_from_row(row: Any, references: list[VideoReference]) -> ChatMessage:
     )
 
 
+_REFERENCE_COLUMNS = (
+    R.message_id,
+    R.video_id,
+    R.video_title,
+    R.timestamp_seconds,
+    R.chunk_text,
+    R.similarity,
+)
+
+
 def with_references(db: Connection, rows: Sequence[Row[Any]]) -> list[ChatMessage]:
     """Messages from rows, their references fetched in one query."""
     if not rows:
         return []
     ids = [row.id for row in rows]
-    query = select(video_references).order_by(R.message_id, R.position)
+    query: Select[Any] = select(*_REFERENCE_COLUMNS).order_by(R.message_id, R.position)
     # One session's references by its index; a scattered set by message id.
     sessions = {row.session_id for row in rows}
     if len(sessions) == 1 and len(rows) > 100:
@@ -100,11 +123,24 @@ def get_messages(
     check_count("offset", offset)
     if limit is not None and (check_count("limit", limit) == 0):
         raise InvalidInput("limit", "must be at least 1")
-    query = select(chat_messages).where(M.session_id == session_id).order_by(M.seq)
     if role is not None:
-        query = query.where(M.role == check_role(role))
-    rows = db.execute(query.limit(limit).offset(offset or None)).all()
-    return with_references(db, rows)
+        check_role(role)
+    shape = (role is not None, limit is not None, offset > 0)
+    query = built_once(("messages", *shape), lambda: _messages_query(*shape))
+    values = {"session_id": session_id, "role": role, "limit": limit, "offset": offset}
+    return with_references(db, driver.fetch(db, query, values))
+
+
+def _messages_query(by_role: bool, limited: bool, offset: bool) -> Select[Any]:
+    query = select(chat_messages).where(M.session_id == bindparam("session_id", type_=Uuid))
+    if by_role:
+        query = query.where(M.role == bindparam("role", type_=String))
+    query = query.order_by(M.seq)
+    if limited:
+        query = query.limit(bindparam("limit", type_=Integer))
+    if offset:
+        query = query.offset(bindparam("offset", type_=Integer))
+    return query
 
 
 def get_session_with_messages(db: Connection, session_id: uuid.UUID) -> ChatSession:
