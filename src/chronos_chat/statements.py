@@ -64,8 +64,8 @@ def quick(read: F) -> F:
 
     ``Database.read`` runs a quick read on SQLite right on the event loop: handing it to a
     thread and back costs more than the read (0.15-0.35 ms against 0.05-0.3 ms on these
-    machines), and a reader in WAL mode never waits for the writer. A test runs every marked
-    read against a large table and fails if one reads more rows than its answer needs.
+    machines), and a reader in WAL mode never waits for the writer. A test counts SQLite's
+    steps for every marked read at two sizes of data and fails if one grows with the data.
     """
     return quick_when(_always)(read)
 
