@@ -1,5 +1,5 @@
-"""SQLite's hottest statements (a new message's, a list's page, and every BEGIN), run through
-the driver.
+"""SQLite's hottest statements, run through the driver: a new message's, every BEGIN, and the
+reads behind a page of sessions or messages and a session or message by id (``fetch``).
 
 SQLAlchemy's execution machinery (execution context, parameter processing, result objects)
 costs more than SQLite takes to run a message's statements: writing a message this way is
