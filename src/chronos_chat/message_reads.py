@@ -157,6 +157,9 @@ def get_messages_with_video_refs(db: Connection, session_id: uuid.UUID) -> list[
     return with_references(db, db.execute(query).all())
 
 
+_MESSAGE = select(chat_messages).where(M.id == bindparam("message_id", type_=Uuid))
+
+
 def fetch_message_row(db: Connection, message_id: uuid.UUID | str) -> Row[Any]:
     """The message's row; raises MessageNotFound."""
     try:
@@ -167,9 +170,6 @@ def fetch_message_row(db: Connection, message_id: uuid.UUID | str) -> Row[Any]:
     if not rows:
         raise MessageNotFound(message_id)
     return rows[0]
-
-
-_MESSAGE = select(chat_messages).where(M.id == bindparam("message_id", type_=Uuid))
 
 
 def get_message(db: Connection, message_id: uuid.UUID) -> ChatMessage:
@@ -186,6 +186,14 @@ def count_messages_by_role(db: Connection, session_id: uuid.UUID) -> dict[str, i
     return counts
 
 
+_HISTORY = (
+    select(M.role, M.content)
+    .where(M.session_id == bindparam("session_id", type_=Uuid))
+    .order_by(M.seq.desc())
+)
+_LAST = _HISTORY.limit(bindparam("limit", type_=Integer))
+
+
 def get_conversation_history(
     db: Connection, session_id: uuid.UUID, limit: int | None = None
 ) -> list[dict[str, str]]:
@@ -196,14 +204,6 @@ def get_conversation_history(
     query = _HISTORY if limit is None else _LAST
     rows = driver.fetch(db, query, {"session_id": session_id, "limit": limit})
     return [{"role": role, "content": content} for role, content in reversed(rows)]
-
-
-_HISTORY = (
-    select(M.role, M.content)
-    .where(M.session_id == bindparam("session_id", type_=Uuid))
-    .order_by(M.seq.desc())
-)
-_LAST = _HISTORY.limit(bindparam("limit", type_=Integer))
 
 
 def search_messages(

@@ -103,6 +103,10 @@ def create_session(
     return session_from_row(row)
 
 
+_SESSION = select(chat_sessions).where(S.id == bindparam("session_id", type_=Uuid))
+_SESSION_FOR_UPDATE = _SESSION.with_for_update()  # SQLite has one writer: it renders no lock
+
+
 @quick
 @one_statement
 def fetch_session_row(
@@ -114,10 +118,6 @@ def fetch_session_row(
     if not rows:
         raise SessionNotFound(session_id)
     return rows[0]
-
-
-_SESSION = select(chat_sessions).where(S.id == bindparam("session_id", type_=Uuid))
-_SESSION_FOR_UPDATE = _SESSION.with_for_update()  # SQLite has one writer: it renders no lock
 
 
 @quick
