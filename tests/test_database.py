@@ -37,6 +37,7 @@ from chronos_chat import (
     ChatStore,
     ChronosError,
     DatabaseUnavailable,
+    SessionNotFound,
     dialects,
     driver,
     session_lists,
@@ -241,23 +242,37 @@ def _each_statement(engine: sqlalchemy.Engine, call: Callable[[Any], None]) -> I
             event.remove(engine, "before_cursor_execute", before)
         return
 
-    def checkout(driver: sqlite3.Connection, *_: object) -> None:
-        def traced(sql: str) -> None:
+    traced: set[sqlite3.Connection] = set()
+
+    def trace(driver: sqlite3.Connection) -> None:
+        def traced_sql(sql: str) -> None:
             if sql.split(maxsplit=1)[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}:
                 call(driver)
 
-        driver.set_trace_callback(traced)
+        driver.set_trace_callback(traced_sql)
+        traced.add(driver)
 
-    def checkin(driver: sqlite3.Connection, *_: object) -> None:
-        driver.set_trace_callback(None)
+    with _each_transaction(engine, trace):
+        try:
+            yield
+        finally:
+            for driver in traced:
+                driver.set_trace_callback(None)
 
-    event.listen(engine, "checkout", checkout)
-    event.listen(engine, "checkin", checkin)
+
+@contextlib.contextmanager
+def _each_transaction(engine: sqlalchemy.Engine, call: Callable[[Any], None]) -> Iterator[None]:
+    """Call ``call(driver_connection)`` as each transaction begins: on a pooled connection or on
+    one the store keeps (SQLite's writer, and its event loop's quick reads)."""
+
+    def begin(db: Connection) -> None:
+        call(db.connection.driver_connection)
+
+    event.listen(engine, "begin", begin)
     try:
         yield
     finally:
-        event.remove(engine, "checkout", checkout)
-        event.remove(engine, "checkin", checkin)
+        event.remove(engine, "begin", begin)
 
 
 async def test_one_statement_reads_send_one_statement_outside_a_transaction(
@@ -319,22 +334,24 @@ async def test_quick_reads_run_on_the_loop_and_cost_the_same_however_many_sessio
             steps[0] += 1
             return 0  # go on
 
-        def count_steps(driver: sqlite3.Connection, *_: object) -> None:
+        def count_steps(driver: sqlite3.Connection) -> None:
             driver.set_progress_handler(step, 1)
 
         async def work() -> dict[str, int]:
             spent = {}
             engine = store.database.engine
-            event.listen(engine, "checkout", count_steps)
-            with _each_statement(engine, lambda _: threads.add(threading.get_ident())):
+            with (
+                _each_transaction(engine, count_steps),
+                _each_statement(engine, lambda _: threads.add(threading.get_ident())),
+            ):
                 for name, (read, argument, options) in [*calls.items(), ("by_title", by_title)]:
                     steps[0] = 0
                     threads.clear()
                     await store.database.read(read, argument, **options)
                     quick = name != "by_title"
                     assert (threads == {threading.get_ident()}) is quick, name  # on the loop
+                    assert steps[0] > 0, name  # the measure saw the read
                     spent[name] = steps[0]
-            event.remove(engine, "checkout", count_steps)
             return spent
 
         few = await work()
@@ -346,6 +363,22 @@ async def test_quick_reads_run_on_the_loop_and_cost_the_same_however_many_sessio
     assert many["by_title"] > 3 * few["by_title"]  # the measure sees a read that grows
     for name in calls:
         assert many[name] <= few[name] * 1.1, (name, few[name], many[name])
+
+
+async def test_quick_reads_see_every_write_before_them_even_after_one_failed(
+    tmp_path: Path,
+) -> None:
+    # SQLite's quick reads share one connection kept for the event loop: one that left its
+    # transaction open, failing or not, would pin its snapshot, and every later quick read would
+    # miss what was written since.
+    async with ChatStore(f"sqlite:///{tmp_path / 'kept.db'}") as store:
+        session = await store.create_session(student_id="s1", creator_id="c1")
+        for title in ("First", "Second"):
+            with pytest.raises(SessionNotFound):
+                await store.get_session(uuid.uuid4())
+            await store.update_session(session.id, title=title)
+            assert (await store.get_session(session.id)).title == title
+            assert [s.title for s in (await store.list_sessions(student_id="s1")).data] == [title]
 
 
 async def test_sqlite_driver_reads_return_what_sqlalchemy_returns(tmp_path: Path) -> None:

@@ -72,11 +72,11 @@ class Database:
     ) -> None:
         self.url = resolve_url(url)
         # Every thread can hold a connection at once: no call waits for one while holding a thread.
-        threads = workers + report_workers + 1  # + SQLite's writer
+        threads = workers + report_workers + 2  # + SQLite's writer and its loop's quick reads
         if min(workers, report_workers) < 1 or pool_size < threads:
             raise InvalidInput(
                 "pool_size",
-                f"needs at least workers + report_workers + 1 connections ({threads}), "
+                f"needs at least workers + report_workers + 2 connections ({threads}), "
                 "and at least one worker of each kind",
             )
         self.engine: Engine = create_engine(
@@ -102,6 +102,7 @@ class Database:
         # and immediate (SQLite's busy handler makes them sleep and retry: p99 of hundreds of ms
         # under load), and lets them share commits. Other processes still meet the busy timeout.
         self._group = GroupCommit(self._writer) if self.dialect == "sqlite" else None
+        self._quick = _KeptReader(self._reader)
         # Few threads: the work is mostly Python under one GIL, and every thread more adds
         # contention, not speed (2 threads against 10: POST 703 -> 1,191 requests/s, p99 48 ->
         # 12 ms on PostgreSQL). Long reads (analytics, search, reports) get threads of their
@@ -132,7 +133,7 @@ class Database:
         if self._group is not None and is_quick(fn, *args, **kwargs):
             # SQLite, and a read that costs less than the hop to a thread and back: run it here.
             with _reachable():
-                return self._snapshot(self._reader, fn, args, kwargs)
+                return self._quick.read(fn, args, kwargs)
         engine = self._single if is_one_statement(fn, *args, **kwargs) else self._reader
         return await self._run(self._executor, self._snapshot, engine, fn, args, kwargs)
 
@@ -178,6 +179,7 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection and stop the worker threads."""
         loop = asyncio.get_running_loop()
+        self._quick.close()
         if self._group is not None:
             await loop.run_in_executor(self._executor, self._group.close)
         await loop.run_in_executor(self._executor, self.engine.dispose)
@@ -262,6 +264,38 @@ def _stale_if_lost(
         if exc.connection_invalidated:
             raise _Stale(exc) from exc
         raise
+
+
+class _KeptReader:
+    """A connection kept for the quick reads of the thread that made the first one (the event
+    loop's): a pool checkout and return cost a quarter of a page of sessions. Reads from any
+    other thread take a pooled connection as every other read does."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._db: Connection | None = None
+        self._thread: int | None = None
+
+    def read(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+        """``fn(db, ...)`` in a read transaction of its own, ended (rolled back) when it returns."""
+        if self._thread is None:
+            self._thread = threading.get_ident()
+        if self._thread != threading.get_ident():
+            return _once_more_if_stale(_in_snapshot, self._engine, fn, args, kwargs)
+        db = self._db = self._db or self._engine.connect()
+        try:
+            return fn(db, *args, **kwargs)
+        finally:
+            if db.invalidated:  # the next read connects again
+                self._db = None
+            else:
+                db.rollback()  # a read kept open would pin its WAL snapshot
+
+    def close(self) -> None:
+        """Return the kept connection to the pool."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
 @dataclass(slots=True)
