@@ -134,7 +134,9 @@ class Database:
             # SQLite, and a read that costs less than the hop to a thread and back: run it here.
             with _reachable():
                 return self._quick.read(fn, args, kwargs)
-        engine = self._single if is_one_statement(fn, *args, **kwargs) else self._reader
+        engine = (
+            self._single if is_one_statement(self.dialect, fn, *args, **kwargs) else self._reader
+        )
         return await self._run(self._executor, self._snapshot, engine, fn, args, kwargs)
 
     async def report(

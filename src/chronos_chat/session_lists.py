@@ -12,16 +12,19 @@ from datetime import datetime
 from typing import Any, Literal, NamedTuple, get_args
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Float,
     Integer,
     Select,
     Uuid,
+    any_,
     bindparam,
     func,
     or_,
     select,
     text,
+    true,
     union_all,
 )
 from sqlalchemy.sql.elements import ColumnElement
@@ -79,6 +82,8 @@ def _list_columns(db: Connection) -> tuple[Any, ...]:
 
 
 MAX_MIN_MESSAGES = 2**31 - 1  # a message count is a 32-bit integer column
+# Past any list's end, and twice it still a 64-bit integer: a later page's offset is cut to it.
+MAX_OFFSET = 2**62
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,15 +202,16 @@ def _list_item(m: Mapping[Any, Any], snippet: str | None = None) -> ChatSessionL
     )
 
 
-def _order(sort_by: str, sort_order: str) -> list[Any]:
+def _order(sort_by: str, sort_order: str, columns: Any = S) -> list[Any]:
+    """ORDER BY the sort column, then pk, of ``columns`` (the sessions table's, or a subquery's)."""
     if sort_by not in SORT_COLUMNS:
         raise InvalidInput("sort_by", f"must be one of {', '.join(SORT_COLUMNS)}")
     if sort_order not in ("asc", "desc"):
         raise InvalidInput("sort_order", "must be asc or desc")
-    column = SORT_COLUMNS[sort_by]
+    column = columns[sort_by]
     if sort_order == "desc":
-        return [column.desc(), S.pk.desc()]
-    return [column.asc(), S.pk.asc()]
+        return [column.desc(), columns.pk.desc()]
+    return [column.asc(), columns.pk.asc()]
 
 
 def _paged(
@@ -216,8 +222,8 @@ def _paged(
     )
 
 
-def _first_page_call(*_: Any, page: int = 1, **__: Any) -> bool:
-    return page == 1
+def _one_statement_page(dialect: str, *_: Any, page: int = 1, **__: Any) -> bool:
+    return page == 1 or dialect == "postgresql"
 
 
 def _first_page_of_an_index(
@@ -230,7 +236,7 @@ def _first_page_of_an_index(
 
 
 @quick_when(_first_page_of_an_index)
-@one_statement_when(_first_page_call)
+@one_statement_when(_one_statement_page)
 def list_sessions(
     db: Connection,
     filters: SessionFilters,
@@ -242,19 +248,25 @@ def list_sessions(
 ) -> Page[ChatSessionListItem]:
     """A page of sessions matching ``filters``, from the sessions table alone.
 
-    The first page is one statement, its total a column of its rows: a first page never reads
-    backwards, so it needs no total first, and it is empty only when nothing matches. Later
-    pages read the total, then the page, in one snapshot.
+    On PostgreSQL any page is one statement with its total (``_any_page``). On SQLite the first
+    page is one statement, its total a column of its rows: a first page never reads backwards,
+    so it needs no total first, and it is empty only when nothing matches. Later pages read the
+    total, then the page, in one snapshot.
     """
     page, limit = check_page(page, limit)
     filters = filters.checked()
     statements = _list_statements(db, filters, sort_by, sort_order)  # a bad order raises here
     params = _params(filters)
+    offset = (page - 1) * limit
+    if statements.pages is not None:
+        values = params | {"limit": limit, "offset": min(offset, MAX_OFFSET)}
+        rows = driver.fetch(db, statements.pages, values)
+        items = [_list_item(r._mapping) for r in rows if r.id is not None]
+        return _paged(items, rows[0].total, page, limit)
     if page == 1:
         rows = driver.fetch(db, statements.first_page, params | {"limit": limit, "offset": 0})
         total = rows[0].total if rows else 0
         return _paged([_list_item(r._mapping) for r in rows], total, page, limit)
-    offset = (page - 1) * limit
     total = int(db.execute(statements.total, params).scalar_one())
     if offset >= total:
         return _paged([], total, page, limit)
@@ -278,11 +290,13 @@ def _params(filters: SessionFilters) -> dict[str, Any]:
 
 
 class ListStatements(NamedTuple):
-    """A list's statements: a page, its total, and the first page with its total."""
+    """A list's statements: a page, its total, the first page with its total, and (PostgreSQL)
+    any page with its total."""
 
     page: Select[Any]
     total: Select[Any]
     first_page: Select[Any]
+    pages: Select[Any] | None
 
 
 def _list_statements(
@@ -315,7 +329,57 @@ def _build_list(
         else select(func.count()).select_from(chat_sessions).where(*where)
     )
     along = total.correlate(None).scalar_subquery().label("total")
-    return ListStatements(query, total, query.add_columns(along))
+    pages = (
+        _any_page(db, where, sort_by, sort_order, total)
+        if db.dialect.name == "postgresql"
+        else None
+    )
+    return ListStatements(query, total, query.add_columns(along), pages)
+
+
+def _any_page(
+    db: Connection,
+    where: list[ColumnElement[bool]],
+    sort_by: str,
+    sort_order: str,
+    total: Select[Any],
+) -> Select[Any]:
+    """PostgreSQL: any page and its total in one statement, so one round trip and no
+    transaction (BEGIN, the total, the page, ROLLBACK were four: at 1M messages a middle page
+    of 20k sessions 2.1-2.2 -> 1.4-1.6 ms, the first 1.0 -> 0.8).
+
+    The keys are read forwards or, past the middle, backwards from the end (the one-time
+    filters let PostgreSQL run only the branch it needs; SQLite would scan both, so it reads
+    the total first). Their array feeds an index lookup of the rows, which the total joins
+    outer: a page past the end is one row with the total and nulls.
+    """
+    counted = select(total.correlate(None).scalar_subquery().label("n")).cte("total")
+    n = select(counted.c.n).scalar_subquery()
+    limit = bindparam("limit", type_=Integer)
+    offset = bindparam("offset", type_=BigInteger)
+    reverse = "asc" if sort_order == "desc" else "desc"
+    forwards = (
+        select(S.pk)
+        .where(*where, n - offset >= offset)
+        .order_by(*_order(sort_by, sort_order))
+        .limit(limit)
+        .offset(offset)
+    )
+    backwards = (
+        select(S.pk)
+        .where(*where, n - offset < offset)
+        .order_by(*_order(sort_by, reverse))
+        .limit(func.greatest(0, func.least(limit, n - offset)))
+        .offset(func.greatest(0, n - offset - limit))
+    )
+    keys = func.array(union_all(forwards, backwards).scalar_subquery())
+    rows = select(*_list_columns(db), S.pk).where(S.pk == any_(keys)).subquery("rows")
+    listed = [c for c in rows.c if c.name != "pk"]
+    return (
+        select(*listed, counted.c.n.label("total"))
+        .select_from(counted.outerjoin(rows, true()))
+        .order_by(*_order(sort_by, sort_order, rows.c))
+    )
 
 
 def search_sessions(

@@ -50,13 +50,14 @@ def one_statement(read: F) -> F:
 
 
 def one_statement_when(when: Callable[..., bool]) -> Callable[[F], F]:
-    """``one_statement`` for the calls whose arguments (without the connection) pass ``when``."""
+    """``one_statement`` for the calls that pass ``when``: it gets the backend's name (sqlite,
+    postgresql), then the call's arguments without the connection."""
     return _mark(ONE_STATEMENT, when)
 
 
-def is_one_statement(read: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
-    """Whether calling ``read`` with these arguments sends one statement, as marked."""
-    return _marked(read, ONE_STATEMENT, args, kwargs)
+def is_one_statement(dialect: str, read: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """Whether calling ``read`` with these arguments on ``dialect`` sends one statement."""
+    return _marked(read, ONE_STATEMENT, (dialect, *args), kwargs)
 
 
 def quick(read: F) -> F:
