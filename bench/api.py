@@ -2,11 +2,15 @@
 against bare FastAPI endpoints in the same run: a constant, and a raw insert + update + commit.
 
     python -m bench.api [--duration 10] [--connections 10] [--backend sqlite|postgresql]
-                        [--sessions 1]   (needs wrk: apt-get install wrk)
+                        [--sessions 1] [--parts]   (needs wrk: apt-get install wrk)
 
 ``--sessions N`` spreads the POSTs (ours and the raw insert alike) over N sessions chosen at
 random: 1 (the default, as in every earlier run) is the worst case, every write queued on one
 session's row; 10 is ten students asking at once, each in a conversation of their own.
+
+``--parts`` also times what a list request is made of: ``/healthz`` (what every route of ours
+pays: our middleware, no parameters, token or read) and the list with one row, so the cost of
+the rows is the difference.
 """
 
 from __future__ import annotations
@@ -113,7 +117,7 @@ async def _prepare(url: str, sessions: int) -> list[str]:
         return [str(session.id) for session in targets]
 
 
-def main(duration: int, connections: int, backend: str, sessions: int) -> None:
+def main(duration: int, connections: int, backend: str, sessions: int, parts: bool) -> None:
     """Print the Markdown table."""
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -159,6 +163,17 @@ def main(duration: int, connections: int, backend: str, sessions: int) -> None:
             connections=connections,
             token=token,
         )
+        pieces = [
+            (name, _wrk(path, duration=duration, connections=connections, token=token))
+            for name, path in (
+                ("GET /healthz", "/healthz"),
+                (
+                    "GET /api/chat/sessions (page of 1)",
+                    "/api/chat/sessions?student_id=bench-student&limit=1",
+                ),
+            )
+            if parts
+        ]
     finally:
         ours.terminate()
         ours.wait()
@@ -167,6 +182,7 @@ def main(duration: int, connections: int, backend: str, sessions: int) -> None:
     rows.append((f"bare: raw insert + update + commit ({where})", raw, None))
     rows.append((f"POST /api/chat/sessions/{{id}}/messages ({where})", post, raw[0]))
     rows.append(("GET /api/chat/sessions (page of 20 of 201)", listing, constant[0]))
+    rows += [(name, measured, constant[0]) for name, measured in pieces]
     print(
         f"| endpoint ({backend}, 1 uvicorn worker, {connections} connections) | req/s | p50 | p99 | ratio to its baseline |"
     )
@@ -174,6 +190,12 @@ def main(duration: int, connections: int, backend: str, sessions: int) -> None:
     for name, (rate, p50, p99), base in rows:
         ratio = f"{rate / base:.0%}" if base else ""
         print(f"| {name} | {rate:,.0f} | {p50} | {p99} | {ratio} |")
+    if parts:
+        cost = {name: 1e6 / rate for name, (rate, _, _), _ in rows}
+        print(
+            "\nMicroseconds a request (1 / rate): "
+            + ", ".join(f"{n} {c:,.0f}" for n, c in cost.items())
+        )
 
 
 if __name__ == "__main__":
@@ -182,5 +204,6 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--sessions", type=int, default=1, choices=range(1, 201), metavar="1-200")
+    parser.add_argument("--parts", action="store_true", help="also time /healthz and a page of 1")
     args = parser.parse_args()
-    main(args.duration, args.connections, args.backend, args.sessions)
+    main(args.duration, args.connections, args.backend, args.sessions, args.parts)
