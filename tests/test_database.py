@@ -26,6 +26,7 @@ from sqlalchemy import (
     bindparam,
     event,
     func,
+    insert,
     inspect,
     literal_column,
     select,
@@ -441,6 +442,36 @@ async def test_primary_keys_run_in_the_order_schema_declares(store: ChatStore) -
 def _primary_keys(db: Connection, tables: list[str]) -> dict[str, list[str]]:
     inspector = inspect(db)
     return {name: inspector.get_pk_constraint(name)["constrained_columns"] for name in tables}
+
+
+async def test_postgres_reads_cannot_write_and_keep_their_prepared_statements(
+    postgres_url: str,
+) -> None:
+    # A read ends with COMMIT on PostgreSQL, since psycopg forgets its prepared statements on
+    # ROLLBACK (and a read's statements were then parsed and planned on every call). That is
+    # safe because a read's transaction is READ ONLY.
+    async with ChatStore(postgres_url, workers=1, report_workers=1) as store:
+
+        def sneak(db: Connection) -> None:
+            db.execute(insert(student_names).values(student_id="sneaky", name="Sneaky"))
+
+        with pytest.raises(sqlalchemy.exc.DBAPIError, match="read-only transaction"):
+            await store.database.read(sneak)
+        with pytest.raises(sqlalchemy.exc.DBAPIError, match="read-only transaction"):
+            await store.database.report(sneak)
+
+        def named(db: Connection) -> int:
+            sneaky = select(func.count()).where(student_names.c.student_id == "sneaky")
+            return int(db.execute(sneaky).scalar_one())
+
+        assert await store.database.read(named) == 0
+
+        def prepared(db: Connection) -> int:
+            return int(db.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one())
+
+        for _ in range(6):  # psycopg prepares a statement on its fifth run on a connection
+            await store.get_creator_chat_analytics("creator-1", "month")
+        assert await store.database.report(prepared) > 0  # one report thread: one connection
 
 
 async def test_calls_survive_the_server_dropping_pooled_connections(postgres_url: str) -> None:
