@@ -131,7 +131,7 @@ class Database:
     async def read(
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """Run ``fn(db, ...)`` in a read transaction: one consistent snapshot, never committed."""
+        """Run ``fn(db, ...)`` in a read transaction: one consistent snapshot, nothing written."""
         if self._group is not None and is_quick(fn, *args, **kwargs):
             # SQLite, and a read that costs less than the hop to a thread and back: run it here.
             with _reachable():

@@ -82,7 +82,8 @@ def _list_columns(db: Connection) -> tuple[Any, ...]:
 
 
 MAX_MIN_MESSAGES = 2**31 - 1  # a message count is a 32-bit integer column
-# Past any list's end, and twice it still a 64-bit integer: a later page's offset is cut to it.
+# Past any list's end, yet a 64-bit integer the SQL can subtract from: a page's offset is cut
+# to it (a page number a client sends can be any size).
 MAX_OFFSET = 2**62
 
 
