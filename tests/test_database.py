@@ -236,11 +236,8 @@ def _each_statement(engine: sqlalchemy.Engine, call: Callable[[Any], None]) -> I
         def before(db: Connection, *_: object) -> None:
             call(db.connection.driver_connection)
 
-        event.listen(engine, "before_cursor_execute", before)
-        try:
+        with _listening(engine, "before_cursor_execute", before):
             yield
-        finally:
-            event.remove(engine, "before_cursor_execute", before)
         return
 
     traced: set[sqlite3.Connection] = set()
@@ -269,11 +266,20 @@ def _each_transaction(engine: sqlalchemy.Engine, call: Callable[[Any], None]) ->
     def begin(db: Connection) -> None:
         call(db.connection.driver_connection)
 
-    event.listen(engine, "begin", begin)
+    with _listening(engine, "begin", begin):
+        yield
+
+
+@contextlib.contextmanager
+def _listening(
+    engine: sqlalchemy.Engine, name: str, listener: Callable[..., None]
+) -> Iterator[None]:
+    """``listener`` on ``engine``'s event ``name`` while the block runs."""
+    event.listen(engine, name, listener)
     try:
         yield
     finally:
-        event.remove(engine, "begin", begin)
+        event.remove(engine, name, listener)
 
 
 async def test_one_statement_reads_send_one_statement_outside_a_transaction(
