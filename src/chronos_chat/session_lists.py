@@ -223,8 +223,8 @@ def _paged(
     )
 
 
-def _one_statement_page(dialect: str, *_: Any, page: int = 1, **__: Any) -> bool:
-    return page == 1 or dialect == "postgresql"
+def _one_statement_page(dialect: str, filters: SessionFilters, *, page: int = 1, **_: Any) -> bool:
+    return page == 1 or (dialect == "postgresql" and filters.by_owner_only())
 
 
 def _first_page_of_an_index(
@@ -249,10 +249,10 @@ def list_sessions(
 ) -> Page[ChatSessionListItem]:
     """A page of sessions matching ``filters``, from the sessions table alone.
 
-    On PostgreSQL any page is one statement with its total (``_any_page``). On SQLite the first
-    page is one statement, its total a column of its rows: a first page never reads backwards,
-    so it needs no total first, and it is empty only when nothing matches. Later pages read the
-    total, then the page, in one snapshot.
+    On PostgreSQL any page of one owner's sessions is one statement with its total
+    (``_any_page``). Otherwise the first page is one statement, its total a column of its rows:
+    a first page never reads backwards, so it needs no total first, and it is empty only when
+    nothing matches. Later pages read the total, then the page, in one snapshot.
     """
     page, limit = check_page(page, limit)
     filters = filters.checked()
@@ -291,8 +291,8 @@ def _params(filters: SessionFilters) -> dict[str, Any]:
 
 
 class ListStatements(NamedTuple):
-    """A list's statements: a page, its total, the first page with its total, and (PostgreSQL)
-    any page with its total."""
+    """A list's statements: a page, its total, the first page with its total, and (PostgreSQL,
+    one owner's sessions) any page with its total."""
 
     page: Select[Any]
     total: Select[Any]
@@ -330,11 +330,11 @@ def _build_list(
         else select(func.count()).select_from(chat_sessions).where(*where)
     )
     along = total.correlate(None).scalar_subquery().label("total")
-    pages = (
-        _any_page(db, where, sort_by, sort_order, total)
-        if db.dialect.name == "postgresql"
-        else None
-    )
+    # Only for one owner's sessions: other lists scan and count rows anyway, and there the
+    # branch left out still cost PostgreSQL a parallel worker's start (a page of everything
+    # 8.8 -> 12.7 ms).
+    by_owner = db.dialect.name == "postgresql" and filters.by_owner_only()
+    pages = _any_page(db, where, sort_by, sort_order, total) if by_owner else None
     return ListStatements(query, total, query.add_columns(along), pages)
 
 
