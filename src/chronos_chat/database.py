@@ -71,12 +71,15 @@ class Database:
         **engine_options: Any,
     ) -> None:
         self.url = resolve_url(url)
-        # Every thread can hold a connection at once: no call waits for one while holding a thread.
-        threads = workers + report_workers + 2  # + SQLite's writer and its loop's quick reads
+        sqlite = self.url.get_backend_name() == "sqlite"
+        # Every thread can hold a connection at once: no call waits for one while holding a
+        # thread. SQLite's writer and its event loop's quick reads each keep one.
+        threads = workers + report_workers + (2 if sqlite else 0)
         if min(workers, report_workers) < 1 or pool_size < threads:
+            kept = " + 2 (SQLite's writer and quick reads)" if sqlite else ""
             raise InvalidInput(
                 "pool_size",
-                f"needs at least workers + report_workers + 2 connections ({threads}), "
+                f"needs at least workers + report_workers{kept} connections ({threads}), "
                 "and at least one worker of each kind",
             )
         self.engine: Engine = create_engine(
@@ -103,8 +106,8 @@ class Database:
         # SQLite has one writer at a time. Queueing this process's writers in one thread is fair
         # and immediate (SQLite's busy handler makes them sleep and retry: p99 of hundreds of ms
         # under load), and lets them share commits. Other processes still meet the busy timeout.
-        self._group = GroupCommit(self._writer) if self.dialect == "sqlite" else None
-        self._quick = _KeptReader(self._reader)
+        self._group = GroupCommit(self._writer) if sqlite else None
+        self._quick = _KeptReader(self._reader) if sqlite else None
         # Few threads: the work is mostly Python under one GIL, and every thread more adds
         # contention, not speed (2 threads against 10: POST 703 -> 1,191 requests/s, p99 48 ->
         # 12 ms on PostgreSQL). Long reads (analytics, search, reports) get threads of their
@@ -132,7 +135,7 @@ class Database:
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``fn(db, ...)`` in a read transaction: one consistent snapshot, nothing written."""
-        if self._group is not None and is_quick(fn, *args, **kwargs):
+        if self._quick is not None and is_quick(fn, *args, **kwargs):
             # SQLite, and a read that costs less than the hop to a thread and back: run it here.
             with _reachable():
                 return self._quick.read(fn, args, kwargs)
@@ -183,7 +186,8 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection and stop the worker threads."""
         loop = asyncio.get_running_loop()
-        self._quick.close()
+        if self._quick is not None:
+            self._quick.close()
         if self._group is not None:
             await loop.run_in_executor(self._executor, self._group.close)
         await loop.run_in_executor(self._executor, self.engine.dispose)
