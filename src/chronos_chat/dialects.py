@@ -330,15 +330,36 @@ def offset_segments(tz: ZoneInfo, start: datetime, end: datetime) -> list[tuple[
     return segments
 
 
-def local_time(db: Connection, column: Any, tz: ZoneInfo, start: datetime, end: datetime) -> Any:
-    """``column`` (UTC) as local wall-clock time in ``tz``, exact over [start, end]."""
-    if not is_sqlite(db):
-        return func.timezone(tz.key, column)
-    # SQLite has no time zones: shift each stretch of time by the offset in force then.
+def local_hour(db: Connection, column: Any, tz: ZoneInfo, start: datetime, end: datetime) -> Any:
+    """The hour (0-23) of ``column`` (UTC) on the wall clock in ``tz``, exact over [start, end]."""
+    if is_sqlite(db):
+        return cast(
+            _shifted(column, tz, start, end, lambda by: func.strftime("%H", column, by)), Integer
+        )
+    return cast(func.extract("hour", func.timezone(tz.key, column)), Integer)
+
+
+def local_day(db: Connection, column: Any, tz: ZoneInfo, start: datetime, end: datetime) -> Any:
+    """The calendar day of ``column`` (UTC) in ``tz`` (a date, or ISO text on SQLite), exact
+    over [start, end]."""
+    if is_sqlite(db):
+        return _shifted(column, tz, start, end, lambda by: func.date(column, by))
+    return cast(func.timezone(tz.key, column), Date)
+
+
+def _shifted(
+    column: Any, tz: ZoneInfo, start: datetime, end: datetime, part: Callable[[str], Any]
+) -> Any:
+    """SQLite has no time zones: ``part`` of ``column`` shifted by the offset in force then.
+
+    ``part`` gets the shift as a modifier ("+330 minutes") to apply itself: one date function
+    parsing the text once took 0.96 ms over a month of a big creator's quarter-hours, against
+    1.38 ms for a shifted ``datetime()`` read again by ``strftime()``.
+    """
     segments = offset_segments(tz, start, end)
 
     def shifted(minutes: int) -> Any:
-        return func.datetime(column, f"{minutes:+d} minutes")
+        return part(f"{minutes:+d} minutes")
 
     if len(segments) == 1:
         return shifted(segments[0][1])
@@ -350,26 +371,13 @@ def local_time(db: Connection, column: Any, tz: ZoneInfo, start: datetime, end: 
 
 
 def local_time_key(db: Connection, tz: ZoneInfo, start: datetime, end: datetime) -> tuple[Any, ...]:
-    """What ``local_time``'s SQL depends on besides its column: the zone's offsets over
-    [start, end] and the instants they change (so a built statement can be reused)."""
+    """What ``local_hour``'s and ``local_day``'s SQL depends on besides their column: the
+    zone's offsets over [start, end] and the instants they change (so a built statement can be
+    reused)."""
     if not is_sqlite(db):
         return (tz.key,)
     segments = offset_segments(tz, start, end)
     return tuple(minutes for _, minutes in segments), tuple(at for at, _ in segments[1:])
-
-
-def local_hour(db: Connection, local: Any) -> Any:
-    """The hour (0-23) of a local time from ``local_time``."""
-    if is_sqlite(db):
-        return cast(func.strftime("%H", local), Integer)
-    return cast(func.extract("hour", local), Integer)
-
-
-def local_day(db: Connection, local: Any) -> Any:
-    """The calendar day of a local time from ``local_time`` (a date, or ISO text on SQLite)."""
-    if is_sqlite(db):
-        return func.date(local)
-    return cast(local, Date)
 
 
 def whole_minutes(db: Connection, seconds: Any) -> Any:

@@ -76,7 +76,7 @@ def usage_metrics(
     zone_key = dialects.local_time_key(db, tz, since, until)
 
     def day_of(column: Any) -> Any:
-        return dialects.local_day(db, dialects.local_time(db, column, tz, since, until))
+        return dialects.local_day(db, column, tz, since, until)
 
     def activity() -> Select[Any]:
         a = activity_rows(parts.shape).c
