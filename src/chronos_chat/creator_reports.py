@@ -113,12 +113,11 @@ def _session_totals(
     params = period_params(creator_id, since, until)
 
     def totals() -> Select[Any]:  # statements are built once: so are their expressions
-        duration = dialects.minutes_between(db, S.created_at, S.last_message_at)
         per = (
             select(
                 func.count().label("n"),
                 func.sum(S.message_count).label("messages"),
-                func.sum(case((with_messages, duration))).label("minutes"),
+                func.sum(case((with_messages, S.duration_minutes))).label("minutes"),
                 func.sum(case((with_messages, 1), else_=0)).label("timed"),
             )
             .where(*sessions_where(since))
@@ -136,11 +135,10 @@ def _session_totals(
         )
 
     def middle() -> Select[Any]:
-        duration = dialects.minutes_between(db, S.created_at, S.last_message_at)
         return (
-            select(duration.label("minutes"))
+            select(S.duration_minutes)
             .where(*sessions_where(since), with_messages)
-            .order_by(duration)
+            .order_by(S.duration_minutes)
             .limit(bindparam("count", type_=Integer))
             .offset(bindparam("skip", type_=Integer))
         )

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Engine,
+    Float,
     Integer,
     Text,
     bindparam,
@@ -38,6 +39,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from chronos_chat import driver
@@ -387,13 +390,30 @@ def whole_minutes(db: Connection, seconds: Any) -> Any:
     return cast(func.floor(seconds / 60), Integer)  # PostgreSQL's would round
 
 
-def minutes_between(db: Connection, start: Any, end: Any) -> Any:
-    """``end - start`` in minutes, as a float."""
-    if is_sqlite(db):
-        return (func.julianday(end) - func.julianday(start)) * 1440.0
+class minutes_between(FunctionElement[float]):  # noqa: N801 - used as a SQL function
+    """``end - start`` in minutes, as a float: ``minutes_between(start, end)``.
+
+    The expression of ``chat_sessions.duration_minutes`` (a generated column), rendered for
+    each backend: SQLite has no interval type, and PostgreSQL no ``julianday``.
+    """
+
+    type = Float()
+    name = "minutes_between"
+    inherit_cache = True
+
+
+@compiles(minutes_between, "sqlite")
+def _minutes_between_sqlite(element: minutes_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(julianday({end}) - julianday({start})) * 1440.0"
+
+
+@compiles(minutes_between, "postgresql")
+def _minutes_between_postgresql(element: minutes_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
     # date_part is double precision; EXTRACT is numeric since PostgreSQL 14, and summing or
     # sorting numeric took twice as long over a big creator's sessions.
-    return func.date_part("epoch", end - start) / 60.0
+    return f"date_part('epoch', {end} - {start}) / 60.0"
 
 
 __all__ = [

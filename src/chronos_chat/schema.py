@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Computed,
     Float,
     ForeignKey,
     Index,
@@ -26,12 +27,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    literal_column,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
-from chronos_chat.dialects import UTCDateTime
+from chronos_chat.dialects import UTCDateTime, minutes_between
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -69,6 +71,13 @@ chat_sessions = Table(
     Column("total_tokens", BigInteger, nullable=False, server_default="0"),
     Column("total_cost_nanos", BigInteger, nullable=False, server_default="0"),
     Column("unpriced_message_count", Integer, nullable=False, server_default="0"),
+    # From creation to the last message, kept by the database (virtual on SQLite, stored on
+    # PostgreSQL): read from the index below, a period's durations are not computed per row.
+    Column(
+        "duration_minutes",
+        Float,
+        Computed(minutes_between(literal_column("created_at"), literal_column("last_message_at"))),
+    ),
     # Lists read a student's or a creator's active (or archived) sessions by recency, a deep
     # page from the index alone (pk last); one index per state keeps it narrow (migration 0013).
     *(
@@ -97,7 +106,7 @@ chat_sessions = Table(
         "created_at",
         "student_id",
         "message_count",
-        "last_message_at",
+        "duration_minutes",
     ),
 )
 

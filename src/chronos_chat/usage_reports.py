@@ -95,12 +95,11 @@ def usage_metrics(
 
     def sessions() -> Select[Any]:
         day = day_of(S.created_at)
-        duration = dialects.minutes_between(db, S.created_at, S.last_message_at)
         return (
             select(
                 day.label("day"),
                 func.count().label("sessions"),
-                func.avg(case((S.message_count > 0, duration))).label("duration"),
+                func.avg(case((S.message_count > 0, S.duration_minutes))).label("duration"),
             )
             .where(*sessions_where(since))
             .group_by(day)
