@@ -2,8 +2,9 @@
 
 A period's session figures (durations summed, their median, per-day averages) computed
 ``julianday(last_message_at) - julianday(created_at)`` for every session they read: SQLite
-parses both texts per row, twice per report. Kept in the index, the biggest creator's sessions
-over everything at 1M messages took ... ms instead of ... ms. Writes are unchanged: a message
+parses both texts per row, twice per report. Read from the index, the biggest creator's
+session figures over everything at 1M messages took 29.6 ms of CPU instead of 40.5 (totals
+17.1 instead of 21.1, the median 12.5 instead of 19.4). Writes touch no more pages: a message
 already moved the session's entry in this index (its count and last activity).
 
 Revision ID: 0015
