@@ -44,7 +44,7 @@ from chronos_chat import (
     session_lists,
     sessions,
 )
-from chronos_chat.database import alembic_config, head_revision
+from chronos_chat.database import alembic_config, alongside, head_revision
 from chronos_chat.schema import chat_sessions, metadata, student_names
 from chronos_chat.statements import ONE_STATEMENT, QUICK
 
@@ -478,6 +478,29 @@ async def test_postgres_reads_cannot_write_and_keep_their_prepared_statements(
         for _ in range(6):  # psycopg prepares a statement on its fifth run on a connection
             await store.get_creator_chat_analytics("creator-1", "month")
         assert await store.database.report(prepared) > 0  # one report thread: one connection
+
+
+async def test_a_reports_partner_sees_the_reports_snapshot(postgres_url: str) -> None:
+    # A report hands half its work to a second connection (``alongside``). Its figures must
+    # agree with the report's own: a session committed after the report's snapshot was taken
+    # is invisible to both, though a new read sees it.
+    async with ChatStore(postgres_url) as store:
+        await store.create_session(student_id="s", creator_id="c")
+
+        def sessions_seen(db: Connection) -> tuple[int, int]:
+            count = db.execute(select(func.count()).select_from(chat_sessions)).scalar_one()
+            return int(count), int(db.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+        def report(db: Connection) -> tuple[tuple[int, int], tuple[int, int]]:
+            mine = sessions_seen(db)  # takes the snapshot
+            with store.database.engine.begin() as other:  # commits after it
+                sessions.create_session(other, student_id="late", creator_id="c")
+            return mine, alongside(db, sessions_seen).result()
+
+        (mine, my_pid), (partners, partner_pid) = await store.database.report(report)
+        assert partner_pid != my_pid  # it ran on another connection...
+        assert mine == partners == 1  # ...in the same snapshot
+        assert (await store.database.read(sessions_seen))[0] == 2
 
 
 async def test_calls_survive_the_server_dropping_pooled_connections(postgres_url: str) -> None:

@@ -37,6 +37,7 @@ from chronos_chat.analytics_models import (
     VideoCount,
     VideoMoments,
 )
+from chronos_chat.database import alongside
 from chronos_chat.money import from_nanos
 from chronos_chat.rollup_reads import (
     ACTIVITY_COLUMNS,
@@ -470,6 +471,15 @@ def _first_message_at(db: Connection, creator_id: str) -> datetime | None:
     return first
 
 
+def _cited(
+    db: Connection, creator_id: str, since: datetime | None, until: datetime
+) -> tuple[list[VideoCount], int, list[VideoMoments], list[TopicCount]]:
+    """What answers cited (videos, their moments) and what questions were about (topics)."""
+    videos, cited_videos = _videos(db, creator_id, since, until)
+    moments = _moments(db, creator_id, since, until, videos)
+    return videos, cited_videos, moments, _topics(db, creator_id, since, until)
+
+
 def creator_analytics(
     db: Connection,
     creator_id: str,
@@ -480,6 +490,10 @@ def creator_analytics(
 ) -> CreatorAnalytics:
     """A creator's figures over [since, until) (see ``analytics`` for what counts)."""
     check_external_id("creator_id", creator_id)
+    # Two halves of about equal cost for a month; on PostgreSQL the second runs meanwhile on a
+    # partner connection in the same snapshot (the biggest creator's month 27.7 -> 17.0 ms, the
+    # median creator's everything 22.1 -> 14.6 ms, on a slow machine).
+    cited = alongside(db, _cited, creator_id, since, until)
     # Only SQLite shifts local times by the offsets in force over the period, so only it needs
     # the period's real start when "everything" has none (PostgreSQL converts each row itself).
     start = since or until
@@ -488,7 +502,7 @@ def creator_analytics(
     totals, hours = _activity_by_hour(db, creator_id, since, until, tz, start)
     sessions, median = _session_totals(db, creator_id, since, until)
     students, most_active = _student_figures(db, creator_id, since, until)
-    videos, cited_videos = _videos(db, creator_id, since, until)
+    videos, cited_videos, moments, topics = cited.result()
     return CreatorAnalytics(
         creator_id=creator_id,
         period=period,
@@ -505,8 +519,8 @@ def creator_analytics(
         avg_session_duration_minutes=ratio(sessions.minutes, sessions.timed),
         most_active_students=most_active,
         most_referenced_videos=videos,
-        most_cited_moments=_moments(db, creator_id, since, until, videos),
-        common_topics=_topics(db, creator_id, since, until),
+        most_cited_moments=moments,
+        common_topics=topics,
         peak_usage_hours=hours,
         engagement=Engagement(
             returning_students=int(sessions.repeaters),

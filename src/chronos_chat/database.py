@@ -11,6 +11,9 @@ function raises.
 SQLite has one writer and each commit costs an fsync, so its writes go through one thread
 (``GroupCommit``): writes that arrive while another commits share the next commit, each in its
 own savepoint. A caller hears back only once the commit that holds its write is durable.
+
+On PostgreSQL a report can hand part of its work to a second connection that reads the same
+snapshot (``alongside``): a dashboard's figures come from two server processes at once.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ import asyncio
 import contextlib
 import functools
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -73,13 +77,18 @@ class Database:
         self.url = resolve_url(url)
         sqlite = self.url.get_backend_name() == "sqlite"
         # Every thread can hold a connection at once: no call waits for one while holding a
-        # thread. SQLite's writer and its event loop's quick reads each keep one.
-        threads = workers + report_workers + (2 if sqlite else 0)
+        # thread. SQLite's writer and its event loop's quick reads each keep one; on PostgreSQL
+        # each report worker has a partner (``alongside``).
+        threads = workers + report_workers * (1 if sqlite else 2) + (2 if sqlite else 0)
         if min(workers, report_workers) < 1 or pool_size < threads:
-            kept = " + 2 (SQLite's writer and quick reads)" if sqlite else ""
+            needs = (
+                "workers + report_workers + 2 (SQLite's writer and quick reads)"
+                if sqlite
+                else "workers + 2 x report_workers (each report's partner)"
+            )
             raise InvalidInput(
                 "pool_size",
-                f"needs at least workers + report_workers{kept} connections ({threads}), "
+                f"needs at least {needs} connections ({threads}), "
                 "and at least one worker of each kind",
             )
         self.engine: Engine = create_engine(
@@ -116,6 +125,7 @@ class Database:
         self._reports = ThreadPoolExecutor(
             max_workers=report_workers, thread_name_prefix="chronos-reports"
         )
+        self._partners = None if sqlite else _Partners(self._reader, report_workers)
 
     @property
     def dialect(self) -> str:
@@ -147,7 +157,19 @@ class Database:
     async def report(
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """Like ``read``, for a long read (analytics, search, reports): in threads of its own."""
+        """Like ``read``, for a long read (analytics, search, reports): in threads of its own.
+
+        On PostgreSQL ``fn`` may hand work to a partner in its snapshot with ``alongside``.
+        """
+        if self._partners is not None:
+            return await self._run(
+                self._reports,
+                self._snapshot,
+                self._reader,
+                self._partners.lend,
+                (fn, *args),
+                kwargs,
+            )
         return await self._run(self._reports, self._snapshot, self._reader, fn, args, kwargs)
 
     @staticmethod
@@ -193,6 +215,65 @@ class Database:
         await loop.run_in_executor(self._executor, self.engine.dispose)
         self._executor.shutdown(wait=False)
         self._reports.shutdown(wait=False)
+        if self._partners is not None:
+            self._partners.shutdown()
+
+
+_PARTNER = "chronos_partner"  # in a report's Connection.info while it runs: how to start one
+_SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
+
+
+def alongside(db: Connection, fn: Callable[..., T], /, *args: Any) -> Future[T]:
+    """Start ``fn(other, *args)`` beside the report running on ``db``; its result as a future.
+
+    On PostgreSQL, in a report (``Database.report``), ``other`` is a second connection in a
+    thread of its own, in a transaction that imports ``db``'s snapshot (``pg_export_snapshot``):
+    it sees exactly what ``db`` sees, while both servers' processes work at once. Anywhere else
+    ``fn`` runs at once on ``db`` itself.
+    """
+    start: Callable[..., Future[T]] | None = db.info.get(_PARTNER)
+    if start is not None:
+        return start(fn, *args)
+    done: Future[T] = Future()
+    done.set_result(fn(db, *args))
+    return done
+
+
+class _Partners:
+    """PostgreSQL: a thread per report worker, for the part of a report run ``alongside`` it."""
+
+    def __init__(self, engine: Engine, threads: int) -> None:
+        self._engine = engine  # the readers': REPEATABLE READ, READ ONLY, as the report's own
+        self._executor = ThreadPoolExecutor(
+            max_workers=threads, thread_name_prefix="chronos-partners"
+        )
+
+    def lend(self, db: Connection, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(db, ...)``, able to start work ``alongside`` it while it runs."""
+        db.info[_PARTNER] = functools.partial(self._start, db)
+        try:
+            return fn(db, *args, **kwargs)
+        finally:
+            del db.info[_PARTNER]  # the info stays with the pooled connection
+
+    def _start(self, db: Connection, fn: Callable[..., T], *args: Any) -> Future[T]:
+        snapshot = db.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+        return self._executor.submit(
+            _once_more_if_stale, _in_snapshot, self._engine, _imported, (snapshot, fn, args), {}
+        )
+
+    def shutdown(self) -> None:
+        """Stop the threads (work already started finishes)."""
+        self._executor.shutdown(wait=False)
+
+
+def _imported(db: Connection, snapshot: str, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    if not _SNAPSHOT_ID.fullmatch(snapshot):  # it is spliced into the statement below
+        raise ValueError(f"not a snapshot id: {snapshot!r}")
+    # The first statement of the transaction; valid while the exporting one lasts, and the
+    # report waits for this result before it ends.
+    db.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+    return fn(db, *args)
 
 
 @contextlib.contextmanager
