@@ -95,10 +95,6 @@ chat_sessions = Table(
             ("archived", "archived_at IS NOT NULL"),
         )
     ),
-    # get-or-create: the pair's latest active session.
-    Index(
-        "ix_chat_sessions_pair_recent", "student_id", "creator_id", "archived_at", "last_message_at"
-    ),
     # Session figures of a period read this index alone (durations, counts, students).
     Index(
         "ix_chat_sessions_creator_created",
