@@ -504,19 +504,23 @@ async def test_a_reports_partner_sees_the_reports_snapshot(postgres_url: str) ->
 
 
 async def test_calls_survive_the_server_dropping_pooled_connections(postgres_url: str) -> None:
-    # A PostgreSQL restart or failover kills every pooled connection; the next read and the
-    # next write must get fresh ones rather than fail (nothing had committed on the dead ones).
+    # A PostgreSQL restart or failover kills every pooled connection; the next read, report
+    # (with its partner) and write must get fresh ones rather than fail (nothing had committed
+    # on the dead ones).
     name = f"chronos-{uuid.uuid4().hex[:8]}"
     store = ChatStore(postgres_url, connect_args={"application_name": name})
     async with store:
         session = await store.create_session(student_id="s", creator_id="c")
         await store.create_message(session_id=session.id, role="user", content="before")
-        for call in ("read", "write"):
+        for call in ("read", "report", "write"):
             # Several calls at once, so the pool holds several connections to lose.
             await asyncio.gather(*(store.get_session(session.id) for _ in range(8)))
+            await asyncio.gather(*(store.get_creator_chat_analytics("c") for _ in range(2)))
             _terminate(postgres_url, name)
             if call == "read":
                 assert (await store.get_session(session.id)).message_count == 1
+            elif call == "report":
+                assert (await store.get_creator_chat_analytics("c", "all")).total_messages == 1
             else:
                 await store.create_message(session_id=session.id, role="user", content="after")
         messages = await store.get_messages(session.id)

@@ -250,11 +250,14 @@ class _Partners:
 
     def lend(self, db: Connection, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(db, ...)``, able to start work ``alongside`` it while it runs."""
-        db.info[_PARTNER] = functools.partial(self._start, db)
+        # Held here: a connection lost meanwhile cannot give its info back (it raises instead
+        # of letting the lost connection's error through, which gets the report retried).
+        info = db.info
+        info[_PARTNER] = functools.partial(self._start, db)
         try:
             return fn(db, *args, **kwargs)
         finally:
-            del db.info[_PARTNER]  # the info stays with the pooled connection
+            info.pop(_PARTNER, None)  # the info stays with the pooled connection
 
     def _start(self, db: Connection, fn: Callable[..., T], *args: Any) -> Future[T]:
         snapshot = db.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
