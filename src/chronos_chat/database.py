@@ -161,16 +161,8 @@ class Database:
 
         On PostgreSQL ``fn`` may hand work to a partner in its snapshot with ``alongside``.
         """
-        if self._partners is not None:
-            return await self._run(
-                self._reports,
-                self._snapshot,
-                self._reader,
-                self._partners.lend,
-                (fn, *args),
-                kwargs,
-            )
-        return await self._run(self._reports, self._snapshot, self._reader, fn, args, kwargs)
+        run, given = (fn, args) if self._partners is None else (self._partners.lend, (fn, *args))
+        return await self._run(self._reports, self._snapshot, self._reader, run, given, kwargs)
 
     @staticmethod
     async def _run(
@@ -229,7 +221,8 @@ def alongside(db: Connection, fn: Callable[..., T], /, *args: Any) -> Future[T]:
     On PostgreSQL, in a report (``Database.report``), ``other`` is a second connection in a
     thread of its own, in a transaction that imports ``db``'s snapshot (``pg_export_snapshot``):
     it sees exactly what ``db`` sees, while both servers' processes work at once. Anywhere else
-    ``fn`` runs at once on ``db`` itself.
+    ``fn`` runs at once on ``db`` itself. Take the result before the report returns: the
+    snapshot can be imported only while the report's transaction lasts.
     """
     start: Callable[..., Future[T]] | None = db.info.get(_PARTNER)
     if start is not None:
