@@ -503,9 +503,10 @@ async def test_analytics_with_usage_and_projection(
     assert len(body["usage"]) == 30
     assert body["cost_projection"]["days_observed"] >= 1
     assert isinstance(body["optimization_suggestions"], list)
-    assert (
-        await client.get("/api/chat/analytics?tz=Mars/Base", headers=CREATOR)
-    ).status_code == 422
+    for extras in ("", "&usage=true&cost_projection=true"):  # one report refusing, or two
+        refused = await client.get(f"/api/chat/analytics?tz=Mars/Base{extras}", headers=CREATOR)
+        assert refused.status_code == 422
+        assert refused.json()["error"] == "invalid_input"
 
 
 async def test_analytics_with_content_gaps(
