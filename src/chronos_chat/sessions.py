@@ -9,7 +9,7 @@ import enum
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -38,7 +38,6 @@ from chronos_chat.validation import (
 
 S = chat_sessions.c
 M = chat_messages.c
-SortBy = Literal["last_message_at", "created_at", "updated_at", "message_count", "title"]
 DEFAULT_REUSE_WINDOW = timedelta(hours=24)
 
 
