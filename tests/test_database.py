@@ -537,6 +537,19 @@ def _terminate(url: str, application_name: str) -> None:
     assert killed is not None and killed[0] > 0
 
 
+async def test_an_old_sqlite_is_refused_with_its_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Python built with SQLite older than 3.35 would fail on the first RETURNING with a
+    # syntax error; say what is wrong before anything is created.
+    monkeypatch.setattr(dialects.sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(dialects.sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(ChronosError, match=r"SQLite is 3\.31\.1; chronos-chat needs 3\.35"):
+        async with ChatStore(f"sqlite:///{tmp_path / 'old.db'}"):
+            pass
+    assert not (tmp_path / "old.db").exists()
+
+
 async def test_an_unreachable_database_is_a_domain_error() -> None:
     # Callers catch ChronosError for everything the store raises; the driver's error is the cause.
     store = ChatStore("postgresql://postgres@127.0.0.1:9/nowhere")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -44,10 +45,11 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from chronos_chat import driver
-from chronos_chat.errors import InvalidInput
+from chronos_chat.errors import ChronosError, InvalidInput
 
 SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 DEFAULT_SQLITE_FILE = "chronos.db"
+MIN_SQLITE = (3, 35)  # RETURNING and ALTER TABLE DROP COLUMN
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -132,6 +134,12 @@ def create_engine(
     if url.database in (None, "", ":memory:"):
         raise InvalidInput(
             "url", "use a SQLite file: an in-memory database is private to one connection"
+        )
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise ChronosError(
+            f"this Python's SQLite is {sqlite3.sqlite_version}; chronos-chat needs "
+            f"{'.'.join(map(str, MIN_SQLITE))} or newer (for RETURNING): use a newer Python "
+            "build, or PostgreSQL"
         )
     kwargs.setdefault("connect_args", {"check_same_thread": False})
     engine = sa_create_engine(url, **kwargs)
