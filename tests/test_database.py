@@ -38,6 +38,7 @@ from chronos_chat import (
     ChatStore,
     ChronosError,
     DatabaseUnavailable,
+    InvalidInput,
     SessionNotFound,
     dialects,
     driver,
@@ -501,6 +502,28 @@ async def test_a_reports_partner_sees_the_reports_snapshot(postgres_url: str) ->
         assert partner_pid != my_pid  # it ran on another connection...
         assert mine == partners == 1  # ...in the same snapshot
         assert (await store.database.read(sessions_seen))[0] == 2
+
+
+async def test_a_report_and_its_partner_fit_the_smallest_pool(postgres_url: str) -> None:
+    # The smallest pool allowed on PostgreSQL holds a connection for the worker, the report
+    # and the report's partner: a report finishes while a write holds the worker's connection.
+    async with ChatStore(postgres_url, pool_size=3, workers=1, report_workers=1) as store:
+        started, release = threading.Event(), threading.Event()
+
+        def hold(db: Connection) -> None:
+            started.set()
+            release.wait(timeout=30)
+
+        holding = asyncio.ensure_future(store.database.write(hold))
+        try:
+            await asyncio.to_thread(started.wait, 10)
+            report = store.get_creator_chat_analytics("c", "all")
+            assert (await asyncio.wait_for(report, timeout=10)).total_messages == 0
+        finally:
+            release.set()
+            await holding
+    with pytest.raises(InvalidInput, match="pool_size"):
+        ChatStore(postgres_url, pool_size=2, workers=1, report_workers=1)
 
 
 async def test_calls_survive_the_server_dropping_pooled_connections(postgres_url: str) -> None:
